@@ -76,6 +76,10 @@ typedef struct weir_run_opts {
     /* Set (to non-zero) from a signal handler to stop: running nodes are
      * killed and recorded CANCELED. */
     volatile sig_atomic_t *interrupted;
+    /* 1 when the launcher runs nodes elsewhere (the operator's pods):
+     * standard components are started by program name, not a local path,
+     * and the launcher itself stores each attempt's log at its log URI. */
+    int remote;
 } weir_run_opts;
 
 typedef struct weir_run_result {
@@ -98,6 +102,56 @@ typedef struct weir_run_result {
 weir_status weir_run_pipeline(const weir_pipeline *p, weir_store_t *store,
                               const weir_run_opts *opts, weir_run_result *res);
 void weir_run_result_free(weir_run_result *res);
+
+/*
+ * The same run, one step at a time, for callers that own their loop (the
+ * operator reconciles many runs on a few threads):
+ *
+ *   weir_engine_open()   metadata setup; reopening a run id that exists in
+ *                        the store resumes it: its COMPLETE/CACHED nodes are
+ *                        adopted as they are (same execution, nothing rerun)
+ *                        when their cache key still matches, and executions
+ *                        left RUNNING by a runner that died are recorded
+ *                        CANCELED and run again;
+ *   weir_engine_step()   starts what is ready, launches due retries, and
+ *                        handles every node end the launcher reports within
+ *                        timeout_ms (0: do not wait); *done = 1 when nothing
+ *                        is left to run or wait for;
+ *   weir_engine_cancel() asks running nodes to stop (steps then report them);
+ *   weir_engine_close()  records the run's final state, fills `res` (may be
+ *                        NULL) and frees; returns what weir_run_pipeline
+ *                        returns.
+ *
+ * `p`, `store` and the launcher must outlive the engine; `opts` is copied
+ * (its strings and pointers are borrowed). Not thread-safe: one thread at a
+ * time per engine (and per store).
+ */
+typedef struct weir_engine weir_engine_t;
+
+weir_status weir_engine_open(const weir_pipeline *p, weir_store_t *store,
+                             const weir_run_opts *opts, weir_engine_t **out);
+weir_status weir_engine_step(weir_engine_t *e, int timeout_ms, int *done);
+void weir_engine_cancel(weir_engine_t *e);
+weir_status weir_engine_close(weir_engine_t *e, weir_run_result *res);
+
+typedef struct weir_node_info {
+    weir_node_state state;
+    uint32_t attempt;          /* attempts started so far */
+    int64_t execution_id;      /* 0: none yet */
+    int waiting_retry;         /* RUNNING but between attempts */
+    int launched;              /* an attempt is running now */
+    uint64_t handle;           /* its launcher handle when launched */
+    double elapsed_s;
+    const char *message;       /* the last message about it, or NULL */
+    const char *log_uri;       /* the current attempt's log, or NULL */
+} weir_node_info;
+
+const char *weir_engine_run_id(const weir_engine_t *e);
+/* Borrowed strings, valid until the next step. */
+void weir_engine_node(const weir_engine_t *e, size_t node, weir_node_info *out);
+/* URI of artifact m of output k (declaration order) of a node; NULL past
+ * the end or before the node has outputs. */
+const char *weir_engine_output_uri(const weir_engine_t *e, size_t node, size_t k, size_t m);
 
 /* Content fingerprint of everything under `uri` (see above). */
 weir_status weir_artifact_fingerprint(const char *uri, char out[WEIR_SHA256_HEX_LEN + 1]);

@@ -141,6 +141,7 @@ extern const weir_kube_resource weir_kube_secrets;
 extern const weir_kube_resource weir_kube_namespaces;
 extern const weir_kube_resource weir_kube_leases;
 extern const weir_kube_resource weir_kube_crds;
+extern const weir_kube_resource weir_kube_events;
 
 typedef struct weir_kube_list_opts {
     const char *label_selector;    /* NULL = all */
@@ -205,6 +206,14 @@ weir_status weir_kube_patch_status(weir_kube_client_t *c, const weir_kube_resour
  */
 weir_status weir_kube_request(weir_kube_client_t *c, const char *method, const char *path,
                               const char *content_type, const char *body, struct cJSON **out);
+
+/*
+ * A container's log (pods/NAME/log), appended to `out` as text. `container`
+ * may be NULL for single-container pods; limit_bytes (0 = none) asks the
+ * server to stop there, and out's own cap still applies (WEIR_ELIMIT).
+ */
+weir_status weir_kube_pod_log(weir_kube_client_t *c, const char *ns, const char *name,
+                              const char *container, size_t limit_bytes, struct weir_buf *out);
 
 /* The HTTP code (0 when the request never got a response) and the
  * Kubernetes Status reason ("Conflict", "NotFound", "" when none) of this

@@ -30,6 +30,16 @@ typedef struct weir_launch_req {
     const char *log_path;           /* stdout and stderr are appended here (a local path) */
     const char *workdir;            /* NULL: the engine's */
     double timeout_s;               /* 0: no deadline */
+    /* What a launcher that runs nodes elsewhere (pods) needs too; the local
+     * launcher ignores these. */
+    const char *log_uri;            /* where the attempt's log is kept */
+    const char *image;              /* the node's own image, or NULL */
+    const char *component_image;    /* the standard component's image repository
+                                       ("weir-statistics-gen"), NULL for Executable */
+    uint32_t gpu;                   /* whole GPUs, 0 = none */
+    const char *cpu, *memory;       /* Kubernetes quantities, or NULL */
+    uint32_t attempt;               /* 1, 2, ... */
+    int64_t execution_id;
 } weir_launch_req;
 
 typedef struct weir_launch_result {
@@ -39,13 +49,18 @@ typedef struct weir_launch_result {
     int timed_out;      /* killed at its deadline */
     int cancelled;      /* killed by weir_launcher cancel */
     double elapsed_s;
+    char message[512];  /* the launcher's own account of an abnormal end
+                           ("the pod was deleted", "image pull failed: ..."),
+                           or empty */
 } weir_launch_result;
 
 struct weir_launcher_i {
     const char *name;
     /* Starts a node; *handle identifies it in later calls. A command that
      * cannot be started at all (not found, not executable) fails here with
-     * a message naming it. */
+     * a message naming it. WEIR_EAGAIN means "not now" (the launcher is at
+     * its capacity): the engine tries again later without counting an
+     * attempt. */
     weir_status (*start)(void *ctx, const weir_launch_req *req, uint64_t *handle);
     /* Waits up to timeout_ms (-1: forever) for any started node to end.
      * WEIR_ETIMEDOUT when none ended in time, WEIR_ENOENT when none is

@@ -198,6 +198,9 @@ typedef struct weir_pipeline_node {
     weir_pipeline_output *outputs;     /* registry order, or spec order for Executable */
     size_t noutputs;
     struct cJSON *params;              /* object, parameters substituted; owned */
+    char *image;                       /* container image the operator runs it from;
+                                          NULL: <registry>/<def->image>:<tag> (standard
+                                          types); Executables on Kubernetes need it */
     char **command;                    /* Executable only, substituted; else NULL */
     size_t ncommand;
     weir_resources resources;

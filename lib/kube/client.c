@@ -674,3 +674,41 @@ char *weir_kube_object_key(const cJSON *obj) {
     }
     return k;
 }
+
+/* ------------------------------------------------------------ pod logs */
+
+const weir_kube_resource weir_kube_events = {"", "v1", "events", 1};
+
+struct log_sink {
+    weir_buf *out;
+    weir_status rc;
+};
+
+static int log_data(void *ctx, const char *p, size_t n) {
+    struct log_sink *s = ctx;
+    s->rc = weir_buf_append(s->out, p, n);
+    return s->rc != WEIR_OK;
+}
+
+weir_status weir_kube_pod_log(weir_kube_client_t *c, const char *ns, const char *name,
+                              const char *container, size_t limit_bytes, weir_buf *out) {
+    weir_buf path;
+    weir_buf_init(&path, 4096);
+    char what[512], lim[32];
+    snprintf(what, sizeof what, "pods/log %s/%s", ns ? ns : c->cfg.namespace_, name);
+    weir_status rc = weir__kube_path(&path, c, &weir_kube_pods, ns, name, "log");
+    if (!rc && container) rc = weir__kube_query(&path, "container", container);
+    if (!rc && limit_bytes) {
+        snprintf(lim, sizeof lim, "%zu", limit_bytes);
+        rc = weir__kube_query(&path, "limitBytes", lim);
+    }
+    if (rc) goto out;
+    struct log_sink s = {.out = out};
+    weir__kube_call call = {.verb = "get", .what = what, .method = "GET",
+                            .path = (const char *)path.data, .on_data = log_data, .ctx = &s};
+    rc = weir__kube_do(c, &call, NULL);
+    if (!rc && s.rc) rc = s.rc;
+out:
+    weir_buf_free(&path);
+    return rc;
+}

@@ -180,6 +180,9 @@ weir_status weir_cache_key(const weir_pipeline_node *node, const weir_cache_slot
             cJSON_AddItemToArray(cmd, s);
         }
     }
+    /* A chosen image is the code that runs: part of the key (only when set,
+     * so keys of pipelines without one are unchanged). */
+    if (node->image && !cJSON_AddStringToObject(doc, "image", node->image)) goto oom;
     for (size_t i = 0; i < ninputs; i++) {
         const weir_cache_slot *sl = &inputs[i];
         if (!sl->slot || !*sl->slot) {

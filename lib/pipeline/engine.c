@@ -63,6 +63,7 @@ struct node_rt {
     char *output_file;
     char *log_uri;           /* where the current attempt's log ends up */
     char *log_path;          /* local file the launcher appends to */
+    char *message;           /* the last message emitted about it */
     weir_executor_input_t *input;
     struct slot_arts *outs;  /* per declared output, node->noutputs of them */
     int64_t *in_ids;         /* resolved input artifact ids, for events */
@@ -71,7 +72,14 @@ struct node_rt {
     size_t nin;
 };
 
-struct engine {
+struct prior {               /* a finished execution of this run (resume) */
+    int64_t id;
+    char *node;
+    char key[WEIR_SHA256_HEX_LEN + 1];
+    weir_node_state state;   /* COMPLETE or CACHED */
+};
+
+struct weir_engine {
     const weir_pipeline *p;
     weir_store_t *store;
     const weir_run_opts *o;
@@ -86,6 +94,13 @@ struct engine {
     weir_arena_t *in_arena;  /* one node's resolved inputs; reset per start */
     int parallelism;
     double t0;
+    weir_run_opts opts;      /* copy; o points here */
+    weir_run_result res;
+    weir_status err;         /* a metadata or memory failure that ends the run */
+    int stop_req;            /* weir_engine_cancel() */
+    int finished;
+    struct prior *prior;
+    size_t nprior;
 };
 
 static double now_s(void) {
@@ -107,9 +122,11 @@ const char *weir_node_state_name(weir_node_state s) {
     return "?";
 }
 
-static void emit(struct engine *e, size_t i, const char *message) {
-    if (!e->o->on_event) return;
+static void emit(struct weir_engine *e, size_t i, const char *message) {
     struct node_rt *r = &e->rt[i];
+    free(r->message);
+    r->message = message ? strdup(message) : NULL;
+    if (!e->o->on_event) return;
     weir_run_event ev = {
         .node = i,
         .state = r->state,
@@ -223,7 +240,7 @@ static int declared_prop(const char *type, const char *name) {
     return 0;
 }
 
-static weir_status ensure_artifact_type(struct engine *e, const char *type, int64_t *id) {
+static weir_status ensure_artifact_type(struct weir_engine *e, const char *type, int64_t *id) {
     weir_meta_type_prop props[3];
     size_t n = 0;
     if (strcmp(type, "Examples") == 0) {
@@ -240,7 +257,7 @@ static weir_status ensure_artifact_type(struct engine *e, const char *type, int6
 }
 
 /* Splits a node output's reported properties into declared and custom ones. */
-static weir_status art_to_meta(struct engine *e, const struct art *x, weir_meta_artifact_state st,
+static weir_status art_to_meta(struct weir_engine *e, const struct art *x, weir_meta_artifact_state st,
                                weir_meta_artifact *m) {
     weir_arena_t *a = e->arena;
     weir_meta_prop *props = NULL, *custom = NULL;
@@ -351,7 +368,7 @@ out:
 
 /* ------------------------------------------------------------ metadata */
 
-static weir_status get_or_put_context(struct engine *e, int64_t type_id, const char *name,
+static weir_status get_or_put_context(struct weir_engine *e, int64_t type_id, const char *name,
                                       int64_t *id) {
     weir_meta_context *c = NULL;
     weir_status rc = weir_store_get_context_by_type_and_name(e->store, type_id, name, e->arena, &c);
@@ -371,7 +388,7 @@ static weir_status get_or_put_context(struct engine *e, int64_t type_id, const c
  * CANCELED with a reason, the run's state INTERRUPTED. Bounded: the newest
  * 20 runs of this store.
  */
-static weir_status close_dead_runs(struct engine *e) {
+static weir_status close_dead_runs(struct weir_engine *e) {
     weir_meta_list l = {.limit = 20, .newest_first = 1};
     weir_meta_context *runs = NULL;
     size_t n = 0;
@@ -421,7 +438,54 @@ out:
     return rc;
 }
 
-static weir_status setup_metadata(struct engine *e) {
+/*
+ * Reopening a run (same run id): remember its finished executions so that
+ * start_node() can adopt them, and close the ones a dead runner left
+ * RUNNING (they run again as new executions).
+ */
+static weir_status load_prior(struct weir_engine *e) {
+    weir_meta_execution *ex = NULL;
+    size_t ne = 0;
+    weir_status rc = weir_store_get_executions_by_context(e->store, e->ctx_run, NULL, e->arena, &ex, &ne);
+    if (rc) return rc;
+    for (size_t k = 0; k < ne; k++) {
+        const weir_meta_prop *nd = weir_meta_prop_find(ex[k].custom, ex[k].ncustom, "node");
+        const weir_meta_prop *key = weir_meta_prop_find(ex[k].custom, ex[k].ncustom, WEIR_META_CACHE_KEY);
+        if (ex[k].state == WEIR_META_EXEC_COMPLETE || ex[k].state == WEIR_META_EXEC_CACHED) {
+            if (!nd || nd->value.type != WEIR_META_STRING || !key ||
+                key->value.type != WEIR_META_STRING || strlen(key->value.s) != WEIR_SHA256_HEX_LEN)
+                continue;
+            struct prior *np = realloc(e->prior, (e->nprior + 1) * sizeof *np);
+            if (!np) return weir_errorf(WEIR_ENOMEM, "out of memory");
+            e->prior = np;
+            struct prior *x = &np[e->nprior];
+            x->id = ex[k].id;
+            x->node = strdup(nd->value.s);
+            if (!x->node) return weir_errorf(WEIR_ENOMEM, "out of memory");
+            memcpy(x->key, key->value.s, WEIR_SHA256_HEX_LEN + 1);
+            x->state = ex[k].state == WEIR_META_EXEC_CACHED ? WEIR_NODE_CACHED : WEIR_NODE_COMPLETE;
+            e->nprior++;
+        } else if (ex[k].state == WEIR_META_EXEC_RUNNING || ex[k].state == WEIR_META_EXEC_NEW) {
+            weir_meta_prop *cp = weir_arena_calloc(e->arena, ex[k].ncustom + 1, sizeof *cp);
+            if (!cp) return weir_errorf(WEIR_ENOMEM, "out of memory");
+            memcpy(cp, ex[k].custom, ex[k].ncustom * sizeof *cp);
+            cp[ex[k].ncustom] = (weir_meta_prop){"error", weir_meta_string(
+                "the runner of this run stopped before this node finished; it was run again")};
+            ex[k].custom = cp;
+            ex[k].ncustom++;
+            ex[k].state = WEIR_META_EXEC_CANCELED;
+            int64_t id;
+            rc = weir_store_put_executions(e->store, &ex[k], 1, &id);
+            if (rc) return rc;
+        }
+    }
+    if (e->nprior)
+        WEIR_INFO("run %s resumes: %zu finished node execution(s) are reused as they are",
+                  e->run_id, e->nprior);
+    return WEIR_OK;
+}
+
+static weir_status setup_metadata(struct weir_engine *e) {
     const weir_pipeline *p = e->p;
     weir_status rc;
     weir_meta_type t = {.kind = WEIR_META_CONTEXT_TYPE, .name = WEIR_CTX_PIPELINE};
@@ -452,10 +516,15 @@ static weir_status setup_metadata(struct engine *e) {
         weir_meta_context *old = NULL;
         weir_meta_context rcx = {.type_id = e->type_ctx_run, .name = e->run_id, .custom = cp, .ncustom = 4};
         rc = weir_store_get_context_by_type_and_name(e->store, e->type_ctx_run, e->run_id, e->arena, &old);
+        int reopened = rc == WEIR_OK;
         if (rc == WEIR_OK) rcx.id = old->id;
         else if (rc != WEIR_ENOENT) return rc;
         rc = weir_store_put_contexts(e->store, &rcx, 1, &e->ctx_run);
         if (rc) return rc;
+        if (reopened) {
+            rc = load_prior(e);
+            if (rc) return rc;
+        }
     }
     for (size_t i = 0; i < p->nnodes; i++) {
         char name[512];
@@ -485,7 +554,7 @@ static weir_status setup_metadata(struct engine *e) {
     return WEIR_OK;
 }
 
-static void set_run_state(struct engine *e, const char *state) {
+static void set_run_state(struct weir_engine *e, const char *state) {
     weir_meta_context *c = NULL;
     if (weir_store_get_context_by_type_and_name(e->store, e->type_ctx_run, e->run_id, e->arena, &c))
         goto out;
@@ -507,7 +576,7 @@ out:
 /* The three contexts every execution of node i belongs to. They go without
  * ids: put_execution then reuses them by type and name instead of
  * rewriting them (which would drop the run's properties). */
-static void node_contexts(struct engine *e, size_t i, weir_meta_context c[3]) {
+static void node_contexts(struct weir_engine *e, size_t i, weir_meta_context c[3]) {
     c[0] = (weir_meta_context){.type_id = e->type_ctx_pipeline, .name = e->p->name};
     c[1] = (weir_meta_context){.type_id = e->type_ctx_run, .name = e->run_id};
     char *nn = weir_arena_alloc(e->arena, strlen(e->p->name) + strlen(e->p->nodes[i].name) + 2);
@@ -516,7 +585,7 @@ static void node_contexts(struct engine *e, size_t i, weir_meta_context c[3]) {
 }
 
 /* Execution custom properties common to every publish of node i. */
-static weir_status exec_props(struct engine *e, size_t i, const char *error,
+static weir_status exec_props(struct weir_engine *e, size_t i, const char *error,
                               const cJSON *reported, weir_meta_prop **out, size_t *n) {
     struct node_rt *r = &e->rt[i];
     weir_arena_t *a = e->arena;
@@ -537,7 +606,7 @@ static weir_status exec_props(struct engine *e, size_t i, const char *error,
 }
 
 /* Input events of node i (INPUT, path [slot, index]). */
-static weir_status input_items(struct engine *e, size_t i, weir_meta_artifact_event *items) {
+static weir_status input_items(struct weir_engine *e, size_t i, weir_meta_artifact_event *items) {
     struct node_rt *r = &e->rt[i];
     for (size_t k = 0; k < r->nin; k++) {
         weir_meta_step *path = weir_arena_calloc(e->arena, 2, sizeof *path);
@@ -551,7 +620,7 @@ static weir_status input_items(struct engine *e, size_t i, weir_meta_artifact_ev
     return WEIR_OK;
 }
 
-static size_t count_outs(const struct engine *e, size_t i) {
+static size_t count_outs(const struct weir_engine *e, size_t i) {
     size_t n = 0;
     for (size_t k = 0; k < e->p->nodes[i].noutputs; k++) n += e->rt[i].outs[k].n;
     return n;
@@ -562,7 +631,7 @@ static size_t count_outs(const struct engine *e, size_t i) {
  * is not UNKNOWN) are written with that state and events of `out_event`.
  * New output artifacts get their ids written back.
  */
-static weir_status publish(struct engine *e, size_t i, weir_meta_execution_state state,
+static weir_status publish(struct weir_engine *e, size_t i, weir_meta_execution_state state,
                            weir_meta_artifact_state outputs_state, weir_meta_event_type out_event,
                            int with_inputs, const char *error, const cJSON *reported) {
     struct node_rt *r = &e->rt[i];
@@ -636,7 +705,7 @@ static void clear_slot(struct slot_arts *s) {
     s->n = 0;
 }
 
-static void free_outs(struct engine *e, size_t i) {
+static void free_outs(struct weir_engine *e, size_t i) {
     struct node_rt *r = &e->rt[i];
     for (size_t k = 0; r->outs && k < e->p->nodes[i].noutputs; k++) clear_slot(&r->outs[k]);
 }
@@ -668,7 +737,7 @@ static int output_slot(const weir_pipeline_node *node, const char *name) {
 }
 
 /* Resolves node i's inputs from its producers' outputs; fills cache slots. */
-static weir_status resolve_inputs(struct engine *e, size_t i, weir_cache_slot **cslots,
+static weir_status resolve_inputs(struct weir_engine *e, size_t i, weir_cache_slot **cslots,
                                   weir_slot_artifacts **xslots, size_t *nslots) {
     const weir_pipeline_node *node = &e->p->nodes[i];
     struct node_rt *r = &e->rt[i];
@@ -721,13 +790,13 @@ static weir_status resolve_inputs(struct engine *e, size_t i, weir_cache_slot **
 
 /* Tries the cache for node i. *hit = 1 when an earlier execution's outputs
  * were reused (and the CACHED execution is published). */
-static weir_status try_cache(struct engine *e, size_t i, int *hit) {
+/* Loads the outputs execution `old` recorded into node i's slots. *ok = 0
+ * (and nothing loaded) when one is missing, not LIVE or deleted since. */
+static weir_status load_outputs(struct weir_engine *e, size_t i, int64_t old, int *ok) {
     const weir_pipeline_node *node = &e->p->nodes[i];
     struct node_rt *r = &e->rt[i];
-    int64_t old = 0;
-    *hit = 0;
-    weir_status rc = weir_store_find_cached_execution(e->store, r->cache_key, e->exec_type[i], &old);
-    if (rc || !old) return rc;
+    weir_status rc = WEIR_OK;
+    *ok = 0;
     weir_meta_event *ev = NULL;
     size_t nev = 0;
     rc = weir_store_get_events_by_execution_ids(e->store, &old, 1, e->arena, &ev, &nev);
@@ -753,20 +822,52 @@ static weir_status try_cache(struct engine *e, size_t i, int *hit) {
     }
     for (size_t k = 0; k < node->noutputs; k++)
         if (!node->outputs[k].optional && r->outs[k].n == 0) goto miss;
-    weir_arena_reset(e->arena);
-    /* Reused artifacts get OUTPUT events of the new CACHED execution, and
-     * are attributed to this run: nothing is copied, nothing re-published. */
-    r->exec_id = 0;
-    rc = publish(e, i, WEIR_META_EXEC_CACHED, WEIR_META_ARTIFACT_LIVE, WEIR_META_EVENT_OUTPUT, 1,
-                 NULL, NULL);
-    if (rc) goto out;
-    *hit = 1;
+    *ok = 1;
     goto out;
 miss:
     free_outs(e, i);
 out:
     weir_arena_reset(e->arena);
     return rc;
+}
+
+static weir_status try_cache(struct weir_engine *e, size_t i, int *hit) {
+    struct node_rt *r = &e->rt[i];
+    int64_t old = 0;
+    int ok = 0;
+    *hit = 0;
+    weir_status rc = weir_store_find_cached_execution(e->store, r->cache_key, e->exec_type[i], &old);
+    if (rc || !old) return rc;
+    rc = load_outputs(e, i, old, &ok);
+    if (rc || !ok) return rc;
+    /* Reused artifacts get OUTPUT events of the new CACHED execution, and
+     * are attributed to this run: nothing is copied, nothing re-published. */
+    r->exec_id = 0;
+    rc = publish(e, i, WEIR_META_EXEC_CACHED, WEIR_META_ARTIFACT_LIVE, WEIR_META_EVENT_OUTPUT, 1,
+                 NULL, NULL);
+    if (rc) return rc;
+    *hit = 1;
+    return WEIR_OK;
+}
+
+/* Resuming a run: node i finished in it before (same cache key): adopt that
+ * execution as it is. */
+static weir_status try_resume(struct weir_engine *e, size_t i, int *hit) {
+    struct node_rt *r = &e->rt[i];
+    *hit = 0;
+    for (size_t k = e->nprior; k-- > 0;) {
+        const struct prior *x = &e->prior[k];
+        if (strcmp(x->node, e->p->nodes[i].name) != 0) continue;
+        if (strcmp(x->key, r->cache_key) != 0) return WEIR_OK; /* inputs changed: run it */
+        int ok = 0;
+        weir_status rc = load_outputs(e, i, x->id, &ok);
+        if (rc || !ok) return rc;
+        r->exec_id = x->id;
+        r->state = x->state;
+        *hit = 1;
+        return WEIR_OK;
+    }
+    return WEIR_OK;
 }
 
 static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
@@ -779,7 +880,7 @@ static char *fmt(const char *f, ...) {
     return s;
 }
 
-static weir_status launch_attempt(struct engine *e, size_t i) {
+static weir_status launch_attempt(struct weir_engine *e, size_t i) {
     const weir_pipeline_node *node = &e->p->nodes[i];
     struct node_rt *r = &e->rt[i];
     weir_status rc = WEIR_OK;
@@ -825,9 +926,13 @@ static weir_status launch_attempt(struct engine *e, size_t i) {
     if (node->def->kind == WEIR_COMPONENT_EXECUTABLE) {
         for (size_t k = 0; k < ncmd; k++) argv[k] = node->command[k];
     } else {
-        rc = weir_registry_binary_path(node->def, e->o->components_dir, &binary);
-        if (rc) goto out;
-        argv[0] = binary;
+        if (e->o->remote) {
+            argv[0] = node->def->binary;   /* found in the image */
+        } else {
+            rc = weir_registry_binary_path(node->def, e->o->components_dir, &binary);
+            if (rc) goto out;
+            argv[0] = binary;
+        }
     }
     argv[ncmd] = "--executor-input";
     argv[ncmd + 1] = r->input_uri;
@@ -837,8 +942,21 @@ static weir_status launch_attempt(struct engine *e, size_t i) {
     env[3] = fmt("WEIR_ATTEMPT=%u", r->attempt);
     if (!env[0] || !env[1] || !env[2] || !env[3]) { rc = weir_errorf(WEIR_ENOMEM, "out of memory"); goto out; }
     weir_launch_req req = {.node = node->name, .argv = argv, .env = (const char *const *)env,
-                           .log_path = r->log_path, .timeout_s = (double)node->timeout_s};
+                           .log_path = r->log_path, .timeout_s = (double)node->timeout_s,
+                           .log_uri = r->log_uri, .image = node->image,
+                           .component_image = node->def->image,
+                           .gpu = node->resources.gpu, .cpu = node->resources.cpu,
+                           .memory = node->resources.memory, .attempt = r->attempt,
+                           .execution_id = r->exec_id};
     rc = e->launcher.vt->start(e->launcher.ctx, &req, &r->handle);
+    if (rc == WEIR_EAGAIN) {
+        /* the launcher is full: the same attempt, a little later */
+        r->attempt--;
+        r->waiting_retry = 1;
+        r->retry_at = now_s() + 0.5;
+        rc = WEIR_OK;
+        goto out;
+    }
     if (rc) goto out;
     r->launched = 1;
     r->waiting_retry = 0;
@@ -861,7 +979,7 @@ static void upload_log(struct node_rt *r) {
 }
 
 /* Starts node i: cache lookup, then (on a miss) RUNNING + launch. */
-static weir_status start_node(struct engine *e, size_t i, int *launched) {
+static weir_status start_node(struct weir_engine *e, size_t i, int *launched) {
     const weir_pipeline_node *node = &e->p->nodes[i];
     struct node_rt *r = &e->rt[i];
     weir_cache_slot *cslots = NULL;
@@ -876,6 +994,15 @@ static weir_status start_node(struct engine *e, size_t i, int *launched) {
     if (rc) goto out;
     rc = weir_cache_key(node, cslots, nslots, r->cache_key, NULL);
     if (rc) goto out;
+    if (e->nprior) {
+        int hit = 0;
+        rc = try_resume(e, i, &hit);
+        if (rc) goto out;
+        if (hit) {
+            emit(e, i, "finished before the run was resumed; reused as it is");
+            goto out;
+        }
+    }
     if (node->cache && !e->o->no_cache) {
         int hit = 0;
         rc = try_cache(e, i, &hit);
@@ -929,8 +1056,8 @@ static weir_status start_node(struct engine *e, size_t i, int *launched) {
     r->state = WEIR_NODE_RUNNING;
     rc = launch_attempt(e, i);
     if (rc) goto out;
-    *launched = 1;
-    emit(e, i, NULL);
+    *launched = r->launched;
+    emit(e, i, r->launched ? NULL : "waiting for the launcher's capacity");
 out:
     weir_arena_reset(e->arena);
     free(cslots);
@@ -961,7 +1088,7 @@ static char *log_tail(const char *path, int lines) {
 }
 
 /* Final failure (or cancel) of node i: record it, abandon its outputs. */
-static weir_status fail_node(struct engine *e, size_t i, weir_node_state st, const char *why) {
+static weir_status fail_node(struct weir_engine *e, size_t i, weir_node_state st, const char *why) {
     struct node_rt *r = &e->rt[i];
     r->state = st;
     weir_status rc = WEIR_OK;
@@ -973,20 +1100,22 @@ static weir_status fail_node(struct engine *e, size_t i, weir_node_state st, con
 }
 
 /* Handles the end of a launched attempt of node i. */
-static weir_status finish_attempt(struct engine *e, size_t i, const weir_launch_result *res) {
+static weir_status finish_attempt(struct weir_engine *e, size_t i, const weir_launch_result *res) {
     const weir_pipeline_node *node = &e->p->nodes[i];
     struct node_rt *r = &e->rt[i];
     weir_executor_output_t *out = NULL;
     char *why = NULL;
     weir_status rc = WEIR_OK;
     r->launched = 0;
-    upload_log(r);
+    if (!e->o->remote) upload_log(r);
 
     if (res->cancelled) {
         rc = fail_node(e, i, WEIR_NODE_CANCELED, "interrupted");
         goto done;
     }
-    if (res->timed_out) {
+    if (res->message[0]) {
+        why = fmt("attempt %u: %s", r->attempt, res->message);
+    } else if (res->timed_out) {
         why = fmt("attempt %u timed out after %llu s and was killed", r->attempt,
                   (unsigned long long)node->timeout_s);
     } else if (res->signal) {
@@ -1089,7 +1218,7 @@ done:
 
 /* ----------------------------------------------------------------- loop */
 
-static int upstream_state(const struct engine *e, size_t i, int *blocked) {
+static int upstream_state(const struct weir_engine *e, size_t i, int *blocked) {
     const weir_pipeline_node *node = &e->p->nodes[i];
     int ready = 1;
     *blocked = 0;
@@ -1115,7 +1244,7 @@ static char *default_run_id(const char *pipeline) {
                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, rnd & 0xffff);
 }
 
-static void free_engine(struct engine *e) {
+static void free_engine(struct weir_engine *e) {
     for (size_t i = 0; e->rt && i < e->p->nnodes; i++) {
         struct node_rt *r = &e->rt[i];
         free_outs(e, i);
@@ -1125,170 +1254,283 @@ static void free_engine(struct engine *e) {
         free(r->output_file);
         free(r->log_uri);
         free(r->log_path);
+        free(r->message);
         free(r->in_ids);
         free(r->in_slots);
         free(r->in_index);
         weir_executor_input_free(r->input);
     }
+    for (size_t k = 0; k < e->nprior; k++) free(e->prior[k].node);
+    free(e->prior);
     free(e->rt);
     free(e->ctx_node);
     free(e->exec_type);
     weir_arena_free(e->arena);
     weir_arena_free(e->in_arena);
     if (e->own_launcher && e->launcher.vt) e->launcher.vt->destroy(e->launcher.ctx);
+    weir_run_result_free(&e->res);
+    free(e);
 }
 
-weir_status weir_run_pipeline(const weir_pipeline *p, weir_store_t *store,
-                              const weir_run_opts *opts, weir_run_result *res) {
-    static const weir_run_opts defaults;
-    struct engine e = {.p = p, .store = store, .o = opts ? opts : &defaults};
+weir_status weir_engine_open(const weir_pipeline *p, weir_store_t *store,
+                             const weir_run_opts *opts, weir_engine_t **out) {
+    *out = NULL;
+    struct weir_engine *e = calloc(1, sizeof *e);
+    if (!e) return weir_errorf(WEIR_ENOMEM, "out of memory starting the run");
+    e->p = p;
+    e->store = store;
+    if (opts) e->opts = *opts;
+    e->o = &e->opts;
     weir_status rc = WEIR_OK;
-    memset(res, 0, sizeof *res);
-    e.t0 = now_s();
+    weir_run_result *res = &e->res;
+    e->t0 = now_s();
     res->nnodes = p->nnodes;
     res->first_failed = p->nnodes;
-    res->run_id = e.o->run_id ? strdup(e.o->run_id) : default_run_id(p->name);
+    res->run_id = e->o->run_id ? strdup(e->o->run_id) : default_run_id(p->name);
     res->states = calloc(p->nnodes ? p->nnodes : 1, sizeof *res->states);
     res->execution_ids = calloc(p->nnodes ? p->nnodes : 1, sizeof *res->execution_ids);
-    e.rt = calloc(p->nnodes ? p->nnodes : 1, sizeof *e.rt);
-    e.ctx_node = calloc(p->nnodes ? p->nnodes : 1, sizeof *e.ctx_node);
-    e.exec_type = calloc(p->nnodes ? p->nnodes : 1, sizeof *e.exec_type);
-    if (!res->run_id || !res->states || !res->execution_ids || !e.rt || !e.ctx_node || !e.exec_type) {
+    e->rt = calloc(p->nnodes ? p->nnodes : 1, sizeof *e->rt);
+    e->ctx_node = calloc(p->nnodes ? p->nnodes : 1, sizeof *e->ctx_node);
+    e->exec_type = calloc(p->nnodes ? p->nnodes : 1, sizeof *e->exec_type);
+    if (!res->run_id || !res->states || !res->execution_ids || !e->rt || !e->ctx_node || !e->exec_type) {
         rc = weir_errorf(WEIR_ENOMEM, "out of memory starting the run");
-        goto out;
+        goto fail;
     }
-    e.run_id = res->run_id;
+    e->run_id = res->run_id;
     for (size_t i = 0; i < p->nnodes; i++) {
-        e.rt[i].outs = calloc(p->nodes[i].noutputs ? p->nodes[i].noutputs : 1, sizeof *e.rt[i].outs);
-        if (!e.rt[i].outs) { rc = weir_errorf(WEIR_ENOMEM, "out of memory"); goto out; }
+        e->rt[i].outs = calloc(p->nodes[i].noutputs ? p->nodes[i].noutputs : 1, sizeof *e->rt[i].outs);
+        if (!e->rt[i].outs) { rc = weir_errorf(WEIR_ENOMEM, "out of memory"); goto fail; }
     }
-    rc = weir_arena_new(64 * 1024, 0, &e.arena);
-    if (!rc) rc = weir_arena_new(16 * 1024, 0, &e.in_arena);
-    if (rc) goto out;
-    if (e.o->launcher) {
-        e.launcher = *e.o->launcher;
+    rc = weir_arena_new(64 * 1024, 0, &e->arena);
+    if (!rc) rc = weir_arena_new(16 * 1024, 0, &e->in_arena);
+    if (rc) goto fail;
+    if (e->o->launcher) {
+        e->launcher = *e->o->launcher;
     } else {
-        rc = weir_launcher_local_new(0, &e.launcher);
-        if (rc) goto out;
-        e.own_launcher = 1;
+        rc = weir_launcher_local_new(0, &e->launcher);
+        if (rc) goto fail;
+        e->own_launcher = 1;
     }
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    e.parallelism = e.o->parallelism > 0 ? e.o->parallelism : ncpu > 0 ? (int)ncpu : 1;
-    rc = setup_metadata(&e);
-    if (rc) goto out;
+    e->parallelism = e->o->parallelism > 0 ? e->o->parallelism : ncpu > 0 ? (int)ncpu : 1;
+    rc = setup_metadata(e);
+    if (rc) goto fail;
+    *out = e;
+    return WEIR_OK;
+fail:
+    if (e->arena && e->ctx_run) set_run_state(e, "FAILED");
+    free_engine(e);
+    return rc;
+}
 
-    for (;;) {
-        int stop = e.o->interrupted && *e.o->interrupted;
-        if (stop) {
-            for (size_t i = 0; i < p->nnodes; i++) {
-                struct node_rt *r = &e.rt[i];
-                if (r->launched) e.launcher.vt->cancel(e.launcher.ctx, r->handle);
-                else if (r->state == WEIR_NODE_RUNNING && r->waiting_retry) {
-                    rc = fail_node(&e, i, WEIR_NODE_CANCELED, "interrupted while waiting to retry");
-                    if (rc) goto out;
-                } else if (r->state == WEIR_NODE_PENDING) {
-                    r->state = WEIR_NODE_CANCELED;
-                    emit(&e, i, "interrupted before it started");
-                }
-            }
-            res->interrupted = 1;
+const char *weir_engine_run_id(const weir_engine_t *e) { return e->run_id; }
+
+void weir_engine_cancel(weir_engine_t *e) { e->stop_req = 1; }
+
+void weir_engine_node(const weir_engine_t *e, size_t i, weir_node_info *out) {
+    const struct node_rt *r = &e->rt[i];
+    *out = (weir_node_info){.state = r->state, .attempt = r->attempt, .execution_id = r->exec_id,
+                            .waiting_retry = r->waiting_retry, .launched = r->launched,
+                            .handle = r->launched ? r->handle : 0,
+                            .elapsed_s = r->started > 0 ? now_s() - r->started : 0,
+                            .message = r->message, .log_uri = r->log_uri};
+}
+
+const char *weir_engine_output_uri(const weir_engine_t *e, size_t i, size_t k, size_t m) {
+    if (i >= e->p->nnodes || k >= e->p->nodes[i].noutputs) return NULL;
+    const struct slot_arts *sl = &e->rt[i].outs[k];
+    return m < sl->n ? sl->arts[m].uri : NULL;
+}
+
+/* Cancels what runs or waits (interrupt or weir_engine_cancel()). */
+static weir_status stop_all(struct weir_engine *e) {
+    for (size_t i = 0; i < e->p->nnodes; i++) {
+        struct node_rt *r = &e->rt[i];
+        if (r->launched) {
+            e->launcher.vt->cancel(e->launcher.ctx, r->handle);
+        } else if (r->state == WEIR_NODE_RUNNING && r->waiting_retry) {
+            weir_status rc = fail_node(e, i, WEIR_NODE_CANCELED, "interrupted while waiting to retry");
+            if (rc) return rc;
+        } else if (r->state == WEIR_NODE_PENDING) {
+            r->state = WEIR_NODE_CANCELED;
+            emit(e, i, "interrupted before it started");
         }
-        int running = e.launcher.vt->running(e.launcher.ctx);
-        int progress = 1;
-        while (!stop && progress) {
-            progress = 0;
-            for (size_t oi = 0; oi < p->nnodes; oi++) {
-                size_t i = p->order[oi];
-                struct node_rt *r = &e.rt[i];
-                if (r->state == WEIR_NODE_RUNNING && r->waiting_retry && running < e.parallelism &&
-                    now_s() >= r->retry_at) {
-                    rc = launch_attempt(&e, i);
-                    if (rc) {
-                        rc = fail_node(&e, i, WEIR_NODE_FAILED, weir_error_message());
-                        if (rc) goto out;
-                    } else {
-                        running++;
-                        emit(&e, i, NULL);
-                    }
+    }
+    e->res.interrupted = 1;
+    return WEIR_OK;
+}
+
+/* Starts ready nodes and due retries until nothing more can start. */
+static weir_status start_ready(struct weir_engine *e, int *running) {
+    const weir_pipeline *p = e->p;
+    int progress = 1;
+    while (progress) {
+        progress = 0;
+        for (size_t oi = 0; oi < p->nnodes; oi++) {
+            size_t i = p->order[oi];
+            struct node_rt *r = &e->rt[i];
+            if (r->state == WEIR_NODE_RUNNING && r->waiting_retry && *running < e->parallelism &&
+                now_s() >= r->retry_at) {
+                weir_status rc = launch_attempt(e, i);
+                if (rc) {
+                    rc = fail_node(e, i, WEIR_NODE_FAILED, weir_error_message());
+                    if (rc) return rc;
                     progress = 1;
-                    continue;
-                }
-                if (r->state != WEIR_NODE_PENDING) continue;
-                int blocked;
-                int ready = upstream_state(&e, i, &blocked);
-                if (blocked) {
-                    r->state = WEIR_NODE_SKIPPED;
-                    emit(&e, i, "an upstream node failed");
+                } else if (r->launched) {
+                    (*running)++;
+                    emit(e, i, NULL);
                     progress = 1;
-                    continue;
                 }
-                if (!ready || running >= e.parallelism) continue;
-                int launched = 0;
-                weir_status src = start_node(&e, i, &launched);
-                if (src == WEIR_ENOMEM) { rc = src; goto out; }
-                if (src) {
-                    char *why = strdup(weir_error_message());
-                    rc = fail_node(&e, i, WEIR_NODE_FAILED, why ? why : "could not start");
-                    free(why);
-                    if (rc) goto out;
-                }
-                if (launched) running++;
+                continue;
+            }
+            if (r->state != WEIR_NODE_PENDING) continue;
+            int blocked;
+            int ready = upstream_state(e, i, &blocked);
+            if (blocked) {
+                r->state = WEIR_NODE_SKIPPED;
+                emit(e, i, "an upstream node failed");
                 progress = 1;
+                continue;
             }
+            if (!ready || *running >= e->parallelism) continue;
+            int launched = 0;
+            weir_status src = start_node(e, i, &launched);
+            if (src == WEIR_ENOMEM) return src;
+            if (src) {
+                char *why = strdup(weir_error_message());
+                weir_status rc = fail_node(e, i, WEIR_NODE_FAILED, why ? why : "could not start");
+                free(why);
+                if (rc) return rc;
+            }
+            if (launched) (*running)++;
+            progress = 1;
         }
-        /* Anything left to wait for? */
-        double next_retry = 0;
-        for (size_t i = 0; i < p->nnodes; i++)
-            if (e.rt[i].waiting_retry && e.rt[i].state == WEIR_NODE_RUNNING &&
-                (next_retry == 0 || e.rt[i].retry_at < next_retry))
-                next_retry = e.rt[i].retry_at;
-        if (running == 0 && next_retry == 0) break;
-        int wait_ms = 500;
-        if (next_retry > 0) {
-            double ms = (next_retry - now_s()) * 1000.0;
-            if (ms < wait_ms) wait_ms = ms < 1 ? 1 : (int)ms;
-        }
-        if (running == 0) {
-            usleep((useconds_t)wait_ms * 1000);
-            continue;
-        }
+    }
+    return WEIR_OK;
+}
+
+weir_status weir_engine_step(weir_engine_t *e, int timeout_ms, int *done) {
+    *done = 0;
+    if (e->finished || e->err) {
+        *done = 1;
+        return e->err;
+    }
+    weir_status rc = WEIR_OK;
+    int stop = e->stop_req || (e->o->interrupted && *e->o->interrupted);
+    if (stop && !e->res.interrupted) {
+        rc = stop_all(e);
+        if (rc) goto fail;
+    }
+    int running = e->launcher.vt->running(e->launcher.ctx);
+    if (!stop) {
+        rc = start_ready(e, &running);
+        if (rc) goto fail;
+    }
+    /* Anything left to wait for? */
+    double next_retry = 0;
+    for (size_t i = 0; i < e->p->nnodes; i++)
+        if (e->rt[i].waiting_retry && e->rt[i].state == WEIR_NODE_RUNNING &&
+            (next_retry == 0 || e->rt[i].retry_at < next_retry))
+            next_retry = e->rt[i].retry_at;
+    if (running == 0 && next_retry == 0) {
+        e->finished = 1;
+        *done = 1;
+        return WEIR_OK;
+    }
+    int wait_ms = timeout_ms < 0 ? 500 : timeout_ms;
+    if (next_retry > 0) {
+        double ms = (next_retry - now_s()) * 1000.0;
+        if (ms < wait_ms) wait_ms = ms < 1 ? (wait_ms > 0 ? 1 : 0) : (int)ms;
+    }
+    if (running == 0) {
+        if (wait_ms > 0) usleep((useconds_t)wait_ms * 1000);
+        return WEIR_OK;
+    }
+    /* every end reported now; the first wait may block up to wait_ms */
+    for (;;) {
         weir_launch_result lr;
-        weir_status wrc = e.launcher.vt->wait_any(e.launcher.ctx, wait_ms, &lr);
-        if (e.o->on_tick) e.o->on_tick(e.o->ctx);
-        if (wrc == WEIR_ETIMEDOUT) continue;
-        if (wrc) { rc = wrc; goto out; }
-        for (size_t i = 0; i < p->nnodes; i++) {
-            if (e.rt[i].launched && e.rt[i].handle == lr.handle) {
-                rc = finish_attempt(&e, i, &lr);
-                if (rc) goto out;
+        weir_status wrc = e->launcher.vt->wait_any(e->launcher.ctx, wait_ms, &lr);
+        if (wrc == WEIR_ETIMEDOUT || wrc == WEIR_ENOENT) break;
+        if (wrc) { rc = wrc; goto fail; }
+        for (size_t i = 0; i < e->p->nnodes; i++) {
+            if (e->rt[i].launched && e->rt[i].handle == lr.handle) {
+                rc = finish_attempt(e, i, &lr);
+                if (rc) goto fail;
                 break;
             }
         }
+        wait_ms = 0;
     }
+    return WEIR_OK;
+fail:
+    e->err = rc;
+    *done = 1;
+    return rc;
+}
 
-out:
-    for (size_t i = 0; e.rt && i < p->nnodes; i++) {
-        res->states[i] = e.rt[i].state;
-        res->execution_ids[i] = e.rt[i].exec_id;
-        if (e.rt[i].state == WEIR_NODE_FAILED) {
+weir_status weir_engine_close(weir_engine_t *e, weir_run_result *out) {
+    const weir_pipeline *p = e->p;
+    weir_run_result *res = &e->res;
+    weir_status rc = e->err;
+    for (size_t i = 0; i < p->nnodes; i++) {
+        res->states[i] = e->rt[i].state;
+        res->execution_ids[i] = e->rt[i].exec_id;
+        if (e->rt[i].state == WEIR_NODE_FAILED) {
             if (res->first_failed == p->nnodes) res->first_failed = i;
             res->failed++;
         }
     }
+    if (rc == WEIR_OK && !e->finished) {
+        /* closed while nodes still ran: whatever runs is abandoned */
+        res->interrupted = 1;
+    }
     if (rc == WEIR_OK) {
         if (res->interrupted) {
             rc = weir_errorf(WEIR_EAGAIN, "run %s was interrupted; run it again to resume "
-                             "(completed nodes are reused from the cache)", e.run_id);
+                             "(completed nodes are reused from the cache)", e->run_id);
         } else if (res->failed) {
             size_t f = res->first_failed;
-            rc = weir_errorf(WEIR_EIO, "run %s: node %s failed%s", e.run_id, p->nodes[f].name,
+            rc = weir_errorf(WEIR_EIO, "run %s: node %s failed%s", e->run_id, p->nodes[f].name,
                              res->failed > 1 ? " (and others)" : "");
         }
     }
-    if (e.arena && e.ctx_run)
-        set_run_state(&e, rc == WEIR_OK ? "COMPLETE" : res->interrupted ? "CANCELED" : "FAILED");
-    free_engine(&e);
+    if (e->ctx_run) {
+        /* keep the message: recording the state may overwrite it */
+        char *msg = rc ? strdup(weir_error_message()) : NULL;
+        set_run_state(e, rc == WEIR_OK ? "COMPLETE" : res->interrupted ? "CANCELED" : "FAILED");
+        if (msg) {
+            weir_errorf(rc, "%s", msg);
+            free(msg);
+        }
+    }
+    if (out) {
+        *out = *res;
+        memset(res, 0, sizeof *res);
+    }
+    free_engine(e);
     return rc;
+}
+
+weir_status weir_run_pipeline(const weir_pipeline *p, weir_store_t *store,
+                              const weir_run_opts *opts, weir_run_result *res) {
+    weir_engine_t *e = NULL;
+    memset(res, 0, sizeof *res);
+    weir_status rc = weir_engine_open(p, store, opts, &e);
+    if (rc) {
+        /* the result still says which run and how many nodes */
+        res->nnodes = p->nnodes;
+        res->first_failed = p->nnodes;
+        res->states = calloc(p->nnodes ? p->nnodes : 1, sizeof *res->states);
+        res->execution_ids = calloc(p->nnodes ? p->nnodes : 1, sizeof *res->execution_ids);
+        res->run_id = opts && opts->run_id ? strdup(opts->run_id) : NULL;
+        return rc;
+    }
+    int done = 0;
+    while (!done) {
+        if (weir_engine_step(e, 500, &done)) break;
+        if (!done && e->o->on_tick) e->o->on_tick(e->o->ctx);
+    }
+    return weir_engine_close(e, res);
 }
 
 void weir_run_result_free(weir_run_result *res) {

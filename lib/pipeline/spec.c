@@ -39,7 +39,8 @@ static const char *const pipeline_keys[] = {"name", "root", "description", "para
                                             "components"};
 static const char *const component_keys[] = {"name", "type", "description", "inputs",
                                              "params", "resources", "retries", "timeout",
-                                             "cache", "command", "outputs", "input_types"};
+                                             "cache", "command", "outputs", "input_types",
+                                             "image"};
 static const char *const resource_keys[] = {"gpu", "cpu", "memory"};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -1187,6 +1188,19 @@ static void parse_component(struct ctx *c, size_t idx, const cJSON *obj) {
                 }
                 if (n->command) n->ncommand = count;
             }
+        }
+    }
+
+    /* image: where the operator finds the program; `weir run` ignores it */
+    const cJSON *img = cJSON_GetObjectItemCaseSensitive(obj, "image");
+    if (img && !cJSON_IsNull(img)) {
+        if (!cJSON_IsString(img) || !img->valuestring[0] || strlen(img->valuestring) > 512 ||
+            strpbrk(img->valuestring, " \t\r\n")) {
+            ERR(c, img, 1, "wrong-type", "image", "image of %s must be a container image "
+                "reference like registry.example/team/trainer:1.2 (no spaces, at most 512 "
+                "characters)", s->label);
+        } else {
+            n->image = astrdup(c, img->valuestring);
         }
     }
 
