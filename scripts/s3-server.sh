@@ -16,7 +16,9 @@
 #   AWS_SECRET_ACCESS_KEY AWS_REGION AWS_S3_ADDRESSING_STYLE
 #   WEIR_S3_SERVER_PID WEIR_S3_STATE_DIR WEIR_S3_SERVER_SCRIPT
 # With WEIR_S3_TLS=1 it serves HTTPS with a self-signed certificate and the
-# env file also sets AWS_CA_BUNDLE to it. The log is STATE_DIR/server.log. A second start on the same STATE_DIR
+# env file also sets AWS_CA_BUNDLE to it. WEIR_S3_BIND=0.0.0.0 serves on
+# every address (for pods on a node's bridge); the env file still names
+# 127.0.0.1. The log is STATE_DIR/server.log. A second start on the same STATE_DIR
 # keeps the stored objects (the data directory is reused).
 set -euo pipefail
 
@@ -83,7 +85,7 @@ start() {
   # requests (curl resolves *.localhost to loopback); path style works too.
   # (--nometa would drop ETags; the data dir needs extended attributes.)
   ROOT_ACCESS_KEY_ID="$access" ROOT_SECRET_ACCESS_KEY="$secret" \
-    setsid "$vgw" --port "127.0.0.1:$port" --region us-east-1 --quiet --keep-alive \
+    setsid "$vgw" --port "${WEIR_S3_BIND:-127.0.0.1}:$port" --region us-east-1 --quiet --keep-alive \
     --virtual-domain localhost "${tls[@]}" \
     posix "$state/data" >"$state/server.log" 2>&1 < /dev/null &
   local pid=$!

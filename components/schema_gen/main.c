@@ -114,6 +114,14 @@ int main(int argc, char **argv) {
     const char *source = NULL;
     for (int i = 1; i + 1 < argc; i++)
         if (strcmp(argv[i], "--executor-input") == 0) source = argv[i + 1];
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: weir-schema-gen --executor-input URI\n"
+                   "Runs as one node of a weir pipeline: reads the executor input document at\n"
+                   "URI (docs/executor-contract.md) and writes its outputs and\n"
+                   "executor_output.json where that document says.\n");
+            return 0;
+        }
     if (!source) {
         fprintf(stderr, "usage: weir-schema-gen --executor-input URI\n");
         return 2;

@@ -1,11 +1,13 @@
 //go:build tools
 
 // Package tools blank-imports the Kubernetes commands that scripts/kube-env.sh
-// builds, so that `go mod tidy` keeps their dependencies in go.mod/go.sum.
+// and scripts/kube-node.sh build, so that `go mod tidy` keeps their
+// dependencies in go.mod/go.sum.
 package tools
 
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 )
