@@ -20,10 +20,14 @@
 #     the run without redoing the nodes that had finished;
 #   - an invalid PipelineRun is refused by the CRD's schema.
 # Needs root (kubelet, containerd). Prints "ok - ..." / "not ok - ..." lines
-# and "kube-e2e: N passed, N failed". WEIR_E2E_KEEP=1 keeps the work dir.
+# and "operator: N passed, N failed". WEIR_E2E_KEEP=1 keeps the work dir;
+# WEIR_E2E_OPERATOR runs another weir-operator binary (a sanitizer build:
+# its reports in the operator's log fail the run).
 set -uo pipefail
 build=$(cd "${1:?usage: e2e/operator.sh BUILD_DIR}" && pwd)
 bin=$build/bin
+op_bin=${WEIR_E2E_OPERATOR:-$bin/weir-operator}
+[ "${op_bin#/}" != "$op_bin" ] || op_bin=$(pwd)/$op_bin
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 scripts=$repo/scripts
@@ -45,7 +49,7 @@ die() {
   finish
 }
 finish() {
-  echo "kube-e2e: $pass passed, $fail failed"
+  echo "operator: $pass passed, $fail failed"
   [ "$fail" -eq 0 ] && exit 0
   exit 1
 }
@@ -78,6 +82,8 @@ t0=$(date +%s)
 WEIR_KUBE_DIR=$D/kube "$scripts/kube-node.sh" import "$D"/images/*.tar >"$D/import.log" 2>&1 ||
   { tail -30 "$D/import.log"; die "importing the images into the node"; }
 export KUBECONFIG=$D/kube/kubeconfig
+# kubectl: the machine's, else the one built with the control plane
+command -v kubectl >/dev/null || PATH=$PATH:$("$scripts/kube-env.sh" build 2>/dev/null)
 node_ip=$(kubectl get node weir-node-0 -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}')
 [ -n "$node_ip" ] || die "the node has no InternalIP"
 # S3 on every address: pods reach it through the node's IP, the operator on 127.0.0.1
@@ -156,7 +162,7 @@ check "the operator's ServiceAccount may not read Secrets" \
 
 op_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 start_operator() {
-  "$bin/weir-operator" --kubeconfig "$D/operator.kubeconfig" --namespace "$NS" \
+  "$op_bin" --kubeconfig "$D/operator.kubeconfig" --namespace "$NS" \
     --metadata "$D/meta/metadata.sqlite" --image-registry localhost --image-tag 0.1.0 \
     --image-pull-policy Never --s3-secret weir-s3 --pod-service-account weir-pipeline \
     --listen "127.0.0.1:$op_port" --retry-backoff 1 \
@@ -334,7 +340,11 @@ check "deleting a finished run deletes its pods (garbage collector)" \
 metrics=$(curl -s "http://127.0.0.1:$op_port/metrics")
 check "/metrics counts the pods created" sh -c "echo \"\$1\" | grep -q '^weir_operator_pods_created_total [1-9]'" _ "$metrics"
 kill "$op_pid" 2>/dev/null
-wait "$op_pid" 2>/dev/null
+wait "$op_pid"
+rc=$?
 op_pid=
+check "the operator stops cleanly on SIGTERM (exit $rc)" test "$rc" = 0
+check "no sanitizer report in the operator's log" \
+  sh -c "! grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' '$D/operator.log'"
 echo "# total $(($(date +%s) - t0)) s"
 finish

@@ -31,10 +31,14 @@ log() { echo "kube-env: $*" >&2; }
 die() { echo "kube-env: error: $*" >&2; exit 1; }
 
 have_bins() { [ -x "$bindir/kube-apiserver" ]; }
-have_all() { have_bins && [ -x "$bindir/kube-controller-manager" ] && [ -x "$bindir/kube-scheduler" ]; }
+have_all() {
+  have_bins && [ -x "$bindir/kube-controller-manager" ] && [ -x "$bindir/kube-scheduler" ] &&
+    [ -x "$bindir/kubectl" ]
+}
 
 # build [all]: kube-apiserver first, installed as soon as it is linked; the
-# controller-manager and scheduler follow (start uses the controller-manager
+# controller-manager, scheduler and kubectl (for the scripts that drive the
+# cluster, when the machine has none) follow (start uses the controller-manager
 # when present). Concurrent builds wait on a lock.
 cmd_build() {
   if have_all; then
@@ -61,12 +65,12 @@ cmd_build() {
     ldf="$ldf -X $pkg.gitMinor=$(echo "$v" | cut -d. -f2) -X $pkg.gitTreeState=clean"
     ldf="$ldf -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
     [ -x "$bindir/$c" ] && continue
     log "go build $c ($(nproc) cores; this takes a while the first time)"
     go build -trimpath -ldflags "$ldf" -o "$bindir/.$c.tmp" "k8s.io/kubernetes/cmd/$c" >&2
     mv "$bindir/.$c.tmp" "$bindir/$c"
-    log "$c built after $(($(date +%s) - t0))s: $("$bindir/$c" --version)"
+    log "$c built after $(($(date +%s) - t0))s: $("$bindir/$c" --version 2>/dev/null || "$bindir/$c" version --client 2>/dev/null | head -1)"
   done
   echo "$bindir"
 }

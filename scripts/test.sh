@@ -5,8 +5,9 @@
 #   3. end-to-end runs of `weir run` (e2e/embedded.sh), the s3:// backend
 #      against a real S3 server (scripts/s3-test.sh: versitygw from the Go
 #      module proxy) and lib/kube against a real kube-apiserver + etcd
-#      (scripts/kube-test.sh: built from k8s.io/kubernetes, cached), all with
-#      the sanitized binaries;
+#      (scripts/kube-test.sh: built from k8s.io/kubernetes, cached), and the
+#      operator running pipelines as pods on a real kubelet over containerd
+#      (e2e/operator.sh), with the sanitized binaries;
 #   4. every libFuzzer target over its seed corpus, briefly;
 #   5. the interoperability tier: TensorFlow from PyPI reads what weir wrote
 #      and weir reads what TensorFlow wrote; ml-metadata opens weir's store
@@ -84,9 +85,16 @@ if [ -x build-asan/bin/weir ]; then
   script_stage s3 build-asan/s3.log scripts/s3-test.sh build-asan
   stage "lib/kube against a real kube-apiserver and etcd"
   script_stage kube build-asan/kube.log scripts/kube-test.sh build-asan
+  stage "the operator on Kubernetes: apiserver, a kubelet over containerd + runc, versitygw, the images"
+  # images from the release build; the operator itself runs sanitized
+  script_stage operator build-asan/operator-e2e.log \
+    env WEIR_E2E_OPERATOR=build-asan/bin/weir-operator e2e/operator.sh build
 else
   bad "e2e, s3 and kube stages (no sanitizer build)"
 fi
+
+stage "manifests/ and charts/weir against a real kube-apiserver (helm, kubeconform)"
+mkdir -p build && script_stage chart build/chart.log scripts/chart-test.sh
 
 stage "fuzz targets, ${fuzz_secs}s each (libFuzzer + ASan + UBSan)"
 if CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEIR_FUZZ=ON \
