@@ -55,14 +55,14 @@ finish() {
 }
 
 cleanup() {
-  [ -n "$op_pid" ] && kill -9 "$op_pid" 2>/dev/null
+  for p in $op_pid $standby_pid; do kill -9 "$p" 2>/dev/null; done
   "$scripts/kube-node.sh" stop "$D/kube" >/dev/null 2>&1
   "$scripts/kube-env.sh" stop "$D/kube" >/dev/null 2>&1
   "$scripts/s3-server.sh" stop "$D/s3" >/dev/null 2>&1
   if [ "$fail" -eq 0 ] && [ "${WEIR_E2E_KEEP:-0}" != 1 ]; then
     rm -rf "$D"
   else
-    echo "kube-e2e: logs kept in $D (operator.log, kube/*.log)"
+    echo "kube-e2e: logs kept in $D (operator-*.log, kube/*.log)"
   fi
 }
 trap cleanup EXIT
@@ -161,15 +161,15 @@ check "the operator's ServiceAccount may not read Secrets" \
   test "$(kubectl auth can-i get secrets -n "$NS" --as=system:serviceaccount:weir-system:weir-operator)" = no
 
 op_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-start_operator() {
+start_operator() { # N PORT: replica N, /metrics on PORT; sets op_pid
   "$op_bin" --kubeconfig "$D/operator.kubeconfig" --namespace "$NS" \
     --metadata "$D/meta/metadata.sqlite" --image-registry localhost --image-tag 0.1.0 \
     --image-pull-policy Never --s3-secret weir-s3 --pod-service-account weir-pipeline \
-    --listen "127.0.0.1:$op_port" --retry-backoff 1 \
-    --leader-elect --lease-namespace weir-system --identity "e2e-$1" >>"$D/operator.log" 2>&1 &
+    --listen "127.0.0.1:$2" --retry-backoff 1 \
+    --leader-elect --lease-namespace weir-system --identity "e2e-$1" >>"$D/operator-$1.log" 2>&1 &
   op_pid=$!
 }
-start_operator 1
+start_operator 1 "$op_port"
 
 # ---------------------------------------------------------------- helpers
 phase() { kubectl -n "$NS" get pipelinerun "$1" -o jsonpath='{.status.phase}' 2>/dev/null; }
@@ -307,19 +307,29 @@ kubectl apply -f "$D/restart.yaml" >/dev/null || die "creating churn-restart"
 check "churn-restart: example_gen succeeds" wait_for 120 sh -c \
   "[ \"\$(kubectl -n $NS get pipelinerun churn-restart -o jsonpath='{.status.nodes.example_gen.state}')\" = Succeeded ]"
 eg_exec=$(node_field churn-restart example_gen execution)
+# a second replica, standing by for the Lease
+op1=$op_pid
+op_port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+start_operator 2 "$op_port2"
+standby_pid=$op_pid
+op_pid=$op1
+check "a second replica stands by for the Lease" \
+  wait_for 30 grep -q "waiting to become the leader" "$D/operator-2.log"
 exec 3>&2 2>/dev/null # no "Killed" job notice
 kill -9 "$op_pid"
 wait "$op_pid"
 exec 2>&3 3>&-
-echo "    operator killed (SIGKILL) with example_gen done (execution $eg_exec); starting it again"
-start_operator 2
+echo "    leader killed (SIGKILL) with example_gen done (execution $eg_exec); the standby takes over when the Lease expires"
+op_pid=$standby_pid
+standby_pid=
 p=$(wait_phase churn-restart 300)
-check "churn-restart Succeeded after the restart [$p]" test "$p" = Succeeded
+check "churn-restart Succeeded after the leader was killed [$p]" test "$p" = Succeeded
+check "the standby became the leader" grep -q "became the leader" "$D/operator-2.log"
 check "example_gen kept its execution ($eg_exec), not rerun" \
   test "$(node_field churn-restart example_gen execution)" = "$eg_exec"
 check "example_gen ran in exactly one pod" \
   test "$(kubectl -n "$NS" get pods -l weir.dev/run=churn-restart,weir.dev/node=example-gen -o name | wc -l)" = 1
-check "the operator logged the resume" grep -q "resumes: .* finished node execution" "$D/operator.log"
+check "the new leader logged the resume" grep -q "resumes: .* finished node execution" "$D/operator-2.log"
 
 # ---------------------------------------------------------------- schema
 bad=$(cat <<EOF | kubectl apply -f - 2>&1
@@ -337,7 +347,7 @@ check "an invalid PipelineRun is refused by the schema with a clear message" \
 
 check "deleting a finished run deletes its pods (garbage collector)" \
   wait_for 120 sh -c "[ \$(kubectl -n $NS get pods -l weir.dev/run=always-fails -o name | wc -l) = 0 ]"
-metrics=$(curl -s "http://127.0.0.1:$op_port/metrics")
+metrics=$(curl -s "http://127.0.0.1:$op_port2/metrics")
 check "/metrics counts the pods created" sh -c "echo \"\$1\" | grep -q '^weir_operator_pods_created_total [1-9]'" _ "$metrics"
 kill "$op_pid" 2>/dev/null
 wait "$op_pid"
@@ -345,6 +355,6 @@ rc=$?
 op_pid=
 check "the operator stops cleanly on SIGTERM (exit $rc)" test "$rc" = 0
 check "no sanitizer report in the operator's log" \
-  sh -c "! grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' '$D/operator.log'"
+  sh -c "! grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' '$D'/operator-*.log"
 echo "# total $(($(date +%s) - t0)) s"
 finish
