@@ -5,7 +5,9 @@
  * Reads every file in <examples>/Split-<split>/ (gzip TFRecord of tf.Example) for each
  * split named in the artifact's split_names property (less exclude_splits)
  * and writes <statistics>/Split-<split>/FeatureStats.pb, a serialized
- * DatasetFeatureStatisticsList that tfdv.load_statistics reads.
+ * DatasetFeatureStatisticsList as TFX writes it (tfdv.load_stats_binary
+ * reads it), and the same proto as Split-<split>/stats_tfrecord, a
+ * one-record TFRecord that tfdv.load_statistics reads.
  *
  * Params (all optional, TFDV's defaults): exclude_splits, num_histogram_buckets,
  * num_quantiles_histogram_buckets, num_top_values, sample_rate. The optional
@@ -47,6 +49,28 @@ static weir_status param_u32(const weir_executor_input_t *in, const char *name, 
                            (long long)v);
     *out = (uint32_t)v;
     return WEIR_OK;
+}
+
+/*
+ * The same proto once more as Split-<split>/stats_tfrecord, a one-record
+ * TFRecord: what TFX wrote before FeatureStats.pb, and the form
+ * tfdv.load_statistics() reads (it takes a one-record TFRecord or text, not
+ * the binary file; TFX's own readers use load_stats_binary on
+ * FeatureStats.pb).
+ */
+static weir_status write_stats_tfrecord(const char *stats_uri, const char *split,
+                                        const uint8_t *buf, size_t len) {
+    char rel[512];
+    snprintf(rel, sizeof rel, "Split-%s/stats_tfrecord", split);
+    char *dst = weir_io_join(stats_uri, rel);
+    if (!dst) return weir_errorf(WEIR_ENOMEM, "out of memory");
+    weir_tfrecord_writer_t *w = NULL;
+    weir_status rc = weir_tfrecord_writer_open(dst, WEIR_TFRECORD_NONE, 0, &w);
+    if (!rc) rc = weir_tfrecord_writer_write(w, buf, len);
+    if (!rc) rc = weir_tfrecord_writer_close(w);
+    else if (w) weir_tfrecord_writer_abort(w);
+    free(dst);
+    return rc;
 }
 
 static weir_status run(const weir_executor_input_t *in, weir_executor_output_t *out) {
@@ -121,6 +145,7 @@ static weir_status run(const weir_executor_input_t *in, weir_executor_output_t *
             rc = weir_stats_for_dir(dir, &o, 0, &ds, &bytes);
         if (!rc) rc = weir_stats_serialize(ds, &buf, &len);
         if (!rc) rc = weir_io_write_all(dst, buf, len);
+        if (!rc) rc = write_stats_tfrecord(stats_uri, splits[i], buf, len);
         double secs = now_s() - t0;
         if (!rc) {
             char key[300];

@@ -1301,8 +1301,9 @@ weir_status weir_engine_open(const weir_pipeline *p, weir_store_t *store,
         e->rt[i].outs = calloc(p->nodes[i].noutputs ? p->nodes[i].noutputs : 1, sizeof *e->rt[i].outs);
         if (!e->rt[i].outs) { rc = weir_errorf(WEIR_ENOMEM, "out of memory"); goto fail; }
     }
-    rc = weir_arena_new(64 * 1024, 0, &e->arena);
-    if (!rc) rc = weir_arena_new(16 * 1024, 0, &e->in_arena);
+    /* small blocks: the operator keeps an engine per run in progress */
+    rc = weir_arena_new(8 * 1024, 0, &e->arena);
+    if (!rc) rc = weir_arena_new(4 * 1024, 0, &e->in_arena);
     if (rc) goto fail;
     if (e->o->launcher) {
         e->launcher = *e->o->launcher;

@@ -214,6 +214,13 @@ def test_tfdv_reads_weir_statistics(churn):
     raw = statistics_pb2.DatasetFeatureStatisticsList.FromString(churn.stats_file.read_bytes())
     assert raw.datasets[0].num_examples == 7043
     assert churn.stats_report["execution"]["custom_properties"]["num_examples"] == 7043
+    # tfdv.load_statistics takes a one-record TFRecord (or text): weir writes
+    # the same proto that way beside FeatureStats.pb, as older TFX did.
+    rec = churn.stats_file.parent / "stats_tfrecord"
+    loaded = tfdv.load_statistics(str(rec))
+    assert loaded == raw
+    assert loaded.datasets[0].num_examples == 7043
+    assert len(loaded.datasets[0].features) == len(raw.datasets[0].features) > 10
 
 
 def infer_weir_schema(weir_bin, ds):
