@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,8 +45,8 @@ static void usage(FILE *f) {
           "  --lease-name NAME          Lease for leader election (default weir-operator)\n"
           "  --lease-namespace NS       its namespace (default: the client's namespace)\n"
           "  --identity ID              this replica's name in the Lease (default: hostname)\n"
-          "  --max-runs N               runs in progress at once (default 64)\n"
-          "  --max-pods N               node pods at once, all runs together (default 256)\n"
+          "  --max-runs N               runs in progress at once (default 256)\n"
+          "  --max-pods N               node pods at once, all runs together (default 512)\n"
           "  --workers N                reconcile threads (default 4)\n"
           "  --s3-secret NAME           Secret given to node pods as environment (AWS_*)\n"
           "  --pod-service-account SA   ServiceAccount of node pods (default: namespace default)\n"
@@ -216,6 +217,18 @@ static void pod_upd(void *ctx, const cJSON *a, const cJSON *b) {
 static void pod_del(void *ctx, const cJSON *o) { pod_event(ctx, o); }
 static void nop_add(void *ctx, const cJSON *o) { (void)ctx; (void)o; }
 
+/* What the operator reads of a pod: metadata (names, annotations,
+ * finalizers, deletion) and status (phase, container states). The spec,
+ * the larger half, stays on the server. */
+static void prune_pod(cJSON *pod) {
+    cJSON_DeleteItemFromObjectCaseSensitive(pod, "spec");
+    cJSON *st = cJSON_GetObjectItemCaseSensitive(pod, "status");
+    if (st) {
+        cJSON_DeleteItemFromObjectCaseSensitive(st, "conditions");
+        cJSON_DeleteItemFromObjectCaseSensitive(st, "podIPs");
+    }
+}
+
 /* ------------------------------------------------------------ workers */
 
 static void observe(weir_op *op, double secs) {
@@ -238,6 +251,9 @@ static void *worker(void *arg) {
         int64_t requeue = 0;
         rc = weir_op_reconcile(op, key, &requeue);
         clock_gettime(CLOCK_MONOTONIC, &t1);
+        WEIR_DEBUG("reconciled %s in %.1f ms (queue %zu)", key,
+                   ((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9) * 1e3,
+                   weir_kube_workqueue_len(op->q));
         observe(op, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9);
         atomic_fetch_add(&op->m.reconciles, 1);
         if (rc) {
@@ -282,8 +298,8 @@ int main(int argc, char **argv) {
     c->image_pull_policy = "IfNotPresent";
     c->listen = ":8080";
     c->lease_name = "weir-operator";
-    c->max_runs = 64;
-    c->max_pods = 256;
+    c->max_runs = 256;
+    c->max_pods = 512;
     c->workers = 4;
     c->qps = 100;
     c->burst = 200;
@@ -296,6 +312,8 @@ int main(int argc, char **argv) {
     if (gethostname(op->hostname, sizeof op->hostname - 1)) strcpy(op->hostname, "weir-operator");
     if (!c->identity) c->identity = op->hostname;
 
+    /* Few malloc arenas: many threads, small objects; RSS over speed. */
+    mallopt(M_ARENA_MAX, 2);
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
@@ -366,7 +384,8 @@ int main(int argc, char **argv) {
     weir_kube_handlers hr = {run_add, run_upd, run_del, op};
     weir_kube_handlers hp = {nop_add, NULL, NULL, op};
     weir_kube_handlers hpod = {pod_add, pod_upd, pod_del, op};
-    weir_kube_informer_opts podo = {.label_selector = "app.kubernetes.io/managed-by=" WEIR_OP_MANAGED_BY};
+    weir_kube_informer_opts podo = {.label_selector = "app.kubernetes.io/managed-by=" WEIR_OP_MANAGED_BY,
+                                    .prune = prune_pod};
     rc = weir_kube_informer_new(op->kc, &weir_op_pipelineruns, c->namespace_, NULL, &hr, &op->runs);
     if (!rc) rc = weir_kube_informer_new(op->kc, &weir_op_pipelines, c->namespace_, NULL, &hp, &op->pipelines);
     if (!rc) rc = weir_kube_informer_new(op->kc, &weir_kube_pods, c->namespace_, &podo, &hpod, &op->pods);

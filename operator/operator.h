@@ -76,6 +76,8 @@ typedef struct weir_op {
     pthread_mutex_t mu;            /* runs table, the store, every engine */
     struct run_entry **table;
     size_t ntable, cap;
+    char **waiting;                /* runs queued for --max-runs, oldest first */
+    size_t nwaiting, capwaiting;
     weir_op_metrics m;
     atomic_int synced, leading, stopping;
     char hostname[128];
@@ -92,6 +94,21 @@ typedef struct weir_pod_launcher weir_pod_launcher;
 weir_status weir_pod_launcher_new(weir_op *op, const char *ns, const char *run_name,
                                   const char *run_uid, weir_launcher *out,
                                   weir_pod_launcher **pl);
+/*
+ * Pods are created outside the engines' lock: start() only builds the pod;
+ * with op->mu held, take_creates() hands over the pods to create (caller
+ * owns them); without it, create() does the API call (sets c->error on
+ * failure, frees c->pod); with it again, created() records the outcome
+ * (a failure ends that attempt with c->error). The caller frees c->error.
+ */
+typedef struct weir_pod_create {
+    uint64_t handle;
+    struct cJSON *pod;
+    char *error;
+} weir_pod_create;
+size_t weir_pod_launcher_take_creates(weir_pod_launcher *pl, weir_pod_create *out, size_t cap);
+weir_status weir_pod_launcher_create(weir_op *op, const char *ns, weir_pod_create *c);
+void weir_pod_launcher_created(weir_pod_launcher *pl, const weir_pod_create *c);
 /* 1 when the launcher waits on the pod called pod_name. */
 int weir_pod_launcher_owns(weir_pod_launcher *pl, const char *pod_name);
 /* The pod of the node's current attempt ("" when none). */

@@ -5,9 +5,9 @@
  * env, object-store Secret, resources, GPU limits, owner reference to the
  * PipelineRun, a finalizer that keeps the pod until its log is copied);
  * wait_any() reads pods from the operator's pod informer and reports those
- * that ended — after copying the log to the attempt's log URI and dropping
- * the finalizer, so a log always outlives its pod; cancel() deletes the
- * pod. The launcher keeps the deadline of each attempt itself (and sets
+ * that ended once their log is at the attempt's log URI (the pod's own
+ * reconcile copies it and then drops the finalizer: a log always outlives
+ * its pod); cancel() deletes the pod. The launcher keeps the deadline of each attempt itself (and sets
  * activeDeadlineSeconds a little later as a backstop).
  * Not for: deciding what runs (the engine) or publishing metadata.
  *
@@ -31,9 +31,12 @@
 struct pod_slot {
     uint64_t handle;
     char name[64];
+    char *node;
     char *log_path, *log_uri;
     int64_t created_ms, deadline_ms;
     int cancelled, reported;
+    cJSON *to_create;        /* built by start(), created by weir_pod_launcher_create() */
+    char *create_error;      /* the create call failed: the attempt ends with this */
 };
 
 struct weir_pod_launcher {
@@ -269,34 +272,67 @@ static weir_status pl_start(void *ctx, const weir_launch_req *req, uint64_t *han
     snprintf(s->name, sizeof s->name, "%s", name);
     s->log_path = req->log_path ? strdup(req->log_path) : NULL;
     s->log_uri = req->log_uri ? strdup(req->log_uri) : NULL;
-    cJSON *pod = build_pod(pl, req, name, image);
+    s->node = strdup(req->node);
+    s->to_create = build_pod(pl, req, name, image);
     free(image);
-    if (!pod) {
+    if (!s->to_create || !s->node) {
         free(s->log_path);
         free(s->log_uri);
+        free(s->node);
+        cJSON_Delete(s->to_create);
         return weir_errorf(WEIR_ENOMEM, "out of memory");
     }
-    weir_status rc = weir_kube_create(op->kc, &weir_kube_pods, pl->ns, pod, NULL);
-    cJSON_Delete(pod);
-    if (rc == WEIR_EEXIST) rc = WEIR_OK; /* created before a restart: the same attempt */
-    if (rc) {
-        free(s->log_path);
-        free(s->log_uri);
-        return weir_error_prefix(rc, "node %s: creating pod %s/%s: ", req->node, pl->ns, name);
-    }
+    /* created by weir_pod_launcher_create(), after the engine's step and
+     * off its lock: API calls are the slow part of a reconcile */
     s->handle = ++pl->next;
     s->created_ms = mono_ms();
     s->deadline_ms = req->timeout_s > 0 ? s->created_ms + (int64_t)(req->timeout_s * 1000) : 0;
     pl->n++;
     *handle = s->handle;
-    atomic_fetch_add(&op->m.pods_created, 1);
     atomic_fetch_add(&op->m.pods_active, 1);
     return WEIR_OK;
+}
+
+size_t weir_pod_launcher_take_creates(weir_pod_launcher *pl, weir_pod_create *out, size_t cap) {
+    size_t n = 0;
+    for (size_t i = 0; i < pl->n && n < cap; i++) {
+        struct pod_slot *s = &pl->slots[i];
+        if (!s->to_create) continue;
+        out[n++] = (weir_pod_create){.handle = s->handle, .pod = s->to_create};
+        s->to_create = NULL;
+    }
+    return n;
+}
+
+weir_status weir_pod_launcher_create(weir_op *op, const char *ns, weir_pod_create *c) {
+    const char *name = weir_kube_object_meta(c->pod, "name");
+    weir_status rc = weir_kube_create(op->kc, &weir_kube_pods, ns, c->pod, NULL);
+    if (rc == WEIR_EEXIST) rc = WEIR_OK; /* created before a restart: the same attempt */
+    if (rc) {
+        char msg[768];
+        snprintf(msg, sizeof msg, "creating pod %s/%s: %s", ns, name ? name : "?", weir_error_message());
+        c->error = strdup(msg);
+    } else {
+        atomic_fetch_add(&op->m.pods_created, 1);
+    }
+    cJSON_Delete(c->pod);
+    c->pod = NULL;
+    return rc;
+}
+
+void weir_pod_launcher_created(weir_pod_launcher *pl, const weir_pod_create *c) {
+    struct pod_slot *s = slot_of(pl, c->handle);
+    if (!s) return;
+    s->created_ms = mono_ms(); /* the informer's grace starts now */
+    if (c->error) s->create_error = strdup(c->error);
 }
 
 static void remove_slot(weir_pod_launcher *pl, struct pod_slot *s) {
     free(s->log_path);
     free(s->log_uri);
+    free(s->node);
+    free(s->create_error);
+    cJSON_Delete(s->to_create);
     size_t i = (size_t)(s - pl->slots);
     memmove(&pl->slots[i], &pl->slots[i + 1], (pl->n - i - 1) * sizeof *s);
     pl->n--;
@@ -344,7 +380,10 @@ static weir_status copy_log(weir_op *op, const cJSON *pod, const char *local) {
     if (!ns || !name) return WEIR_OK;
     weir_buf b;
     weir_buf_init(&b, LOG_LIMIT + 4096);
+    int64_t t0 = mono_ms();
     weir_status rc = weir_kube_pod_log(op->kc, ns, name, "main", LOG_LIMIT, &b);
+    WEIR_DEBUG("pod %s/%s: log read in %lld ms (%s)", ns, name, (long long)(mono_ms() - t0),
+               rc ? weir_error_message() : "ok");
     if (rc) {
         b.len = 0;
         char line[768];
@@ -408,6 +447,20 @@ weir_status weir_op_release_pod(weir_op *op, const cJSON *pod) {
     return rc;
 }
 
+/* The stored log back into a local file (the engine quotes its tail). */
+static void fetch_log_copy(const char *uri, const char *local) {
+    weir_buf b;
+    weir_buf_init(&b, LOG_LIMIT + 4096);
+    if (weir_io_read_all(uri, &b) == WEIR_OK) {
+        FILE *f = fopen(local, "w");
+        if (f) {
+            if (b.len) fwrite(b.data, 1, b.len, f);
+            fclose(f);
+        }
+    }
+    weir_buf_free(&b);
+}
+
 static void put_msg(weir_launch_result *out, const char *f, ...) __attribute__((format(printf, 2, 3)));
 static void put_msg(weir_launch_result *out, const char *f, ...) {
     va_list ap;
@@ -438,6 +491,12 @@ static int check_slot(weir_pod_launcher *pl, struct pod_slot *s, weir_launch_res
         out->cancelled = 1;
         return 1;
     }
+    if (s->create_error) {
+        out->exit_code = -1;
+        put_msg(out, "%s", s->create_error);
+        return 1;
+    }
+    if (s->to_create) return 0; /* not created yet */
     cJSON *pod = NULL;
     weir_status rc = weir_kube_informer_get(op->pods, key, &pod);
     if (rc == WEIR_ENOENT) {
@@ -498,17 +557,15 @@ static int check_slot(weir_pod_launcher *pl, struct pod_slot *s, weir_launch_res
         }
     }
     if (ended) {
-        if (has_finalizer(pod)) {
-            if (copy_log(op, pod, s->log_path) == WEIR_OK) {
-                if (drop_finalizer(op, pod) && weir_kube_last_http_code() != 409) {
-                    WEIR_WARN("pod %s: dropping finalizer: %s (the pod sweep retries)", key,
-                              weir_error_message());
-                }
-            } else {
-                cJSON_Delete(pod);
-                return 0; /* the log must be kept first: try again next time */
-            }
+        /* The pod's own reconcile copies its log and then drops the
+         * finalizer (off the engines' lock: reading a log is a slow call);
+         * the end counts once that is done, so the log is always there. */
+        if (has_finalizer(pod) && !cJSON_GetObjectItemCaseSensitive(md, "deletionTimestamp")) {
+            cJSON_Delete(pod);
+            return 0;
         }
+        if ((out->exit_code != 0 || out->timed_out) && s->log_uri && s->log_path)
+            fetch_log_copy(s->log_uri, s->log_path); /* for the failure message */
         atomic_fetch_add(&op->m.pods_finished, 1);
         if (out->exit_code != 0 || out->timed_out) atomic_fetch_add(&op->m.pods_failed, 1);
     }
@@ -538,6 +595,11 @@ static void pl_cancel(void *ctx, uint64_t handle) {
     struct pod_slot *s = slot_of(pl, handle);
     if (!s || s->cancelled) return;
     s->cancelled = 1;
+    if (s->to_create) { /* never created: nothing to delete */
+        cJSON_Delete(s->to_create);
+        s->to_create = NULL;
+        return;
+    }
     weir_status rc = weir_kube_delete(pl->op->kc, &weir_kube_pods, pl->ns, s->name,
                                       WEIR_KUBE_PROPAGATE_BACKGROUND);
     if (rc && rc != WEIR_ENOENT)

@@ -11,9 +11,9 @@
  * from that and write it through the status subresource when it changed,
  * record Events for what happened, and ask to be called again.
  *
- * Key "pod/NS/NAME": a pod of ours that is being deleted, or that ended
- * and that no engine waits on (its run is gone or was resumed), gets its
- * log copied to its log URI and its finalizer removed.
+ * Key "pod/NS/NAME": a pod of ours that ended or is being deleted gets its
+ * log copied to its log URI and then its finalizer removed; the run's
+ * engine counts the pod's end only after that (pod_launcher.c).
  *
  * Every engine call happens with op->mu held: the engines share one
  * metadata store.
@@ -30,8 +30,9 @@
 
 #define REQUEUE_IDLE_MS 5000
 #define REQUEUE_BUSY_MS 1000
-#define REQUEUE_FULL_MS 2000
+#define REQUEUE_FULL_MS 30000   /* fallback: a finished run wakes the next */
 #define MAX_EVENTS 64
+#define MAX_CREATES 32
 
 const weir_kube_resource weir_op_pipelineruns = {"weir.dev", "v1alpha1", "pipelineruns", 1};
 const weir_kube_resource weir_op_pipelines = {"weir.dev", "v1alpha1", "pipelines", 1};
@@ -102,6 +103,7 @@ void weir_op_event(weir_op *op, const char *api_version, const char *kind, const
     cJSON_AddStringToObject(ev, "firstTimestamp", now);
     cJSON_AddStringToObject(ev, "lastTimestamp", now);
     cJSON_AddNumberToObject(ev, "count", 1);
+    WEIR_DEBUG("event %s on %s %s/%s: %s", reason, kind, ns, name, msg);
     if (weir_kube_create(op->kc, &weir_kube_events, ns, ev, NULL))
         WEIR_WARN("recording event %s on %s %s/%s: %s", reason, kind, ns, name, weir_error_message());
     else
@@ -135,6 +137,43 @@ static void free_entry(struct run_entry *re) {
     free(re);
 }
 
+/* Runs waiting for a free slot (--max-runs), oldest first; op->mu held. */
+static void wait_for_slot(weir_op *op, const char *key) {
+    for (size_t i = 0; i < op->nwaiting; i++)
+        if (strcmp(op->waiting[i], key) == 0) return;
+    if (op->nwaiting == op->capwaiting) {
+        size_t nc = op->capwaiting ? op->capwaiting * 2 : 64;
+        char **nw = realloc(op->waiting, nc * sizeof *nw);
+        if (!nw) return; /* the fallback requeue still comes */
+        op->waiting = nw;
+        op->capwaiting = nc;
+    }
+    char *k = strdup(key);
+    if (k) op->waiting[op->nwaiting++] = k;
+}
+
+static void forget_waiting(weir_op *op, const char *key) {
+    for (size_t i = 0; i < op->nwaiting; i++) {
+        if (strcmp(op->waiting[i], key) != 0) continue;
+        free(op->waiting[i]);
+        memmove(&op->waiting[i], &op->waiting[i + 1], (op->nwaiting - i - 1) * sizeof *op->waiting);
+        op->nwaiting--;
+        return;
+    }
+}
+
+/* A slot came free: the oldest waiting run is reconciled now. */
+static void wake_next(weir_op *op) {
+    if (!op->nwaiting) return;
+    char *k = op->waiting[0];
+    memmove(&op->waiting[0], &op->waiting[1], (op->nwaiting - 1) * sizeof *op->waiting);
+    op->nwaiting--;
+    char key[600];
+    snprintf(key, sizeof key, "run/%s", k);
+    (void)weir_kube_workqueue_add(op->q, key);
+    free(k);
+}
+
 static void drop_entry(weir_op *op, struct run_entry *re) {
     for (size_t i = 0; i < op->ntable; i++) {
         if (op->table[i] != re) continue;
@@ -148,6 +187,7 @@ static void drop_entry(weir_op *op, struct run_entry *re) {
     }
     if (re->launcher.vt) re->launcher.vt->destroy(re->launcher.ctx);
     free_entry(re);
+    wake_next(op);
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -196,6 +236,7 @@ static weir_status write_status(weir_op *op, const char *ns, const char *name, c
         free(cur);
         return weir_errorf(WEIR_ENOMEM, "out of memory");
     }
+    WEIR_DEBUG("status of %s/%s: %s", ns, name, txt);
     weir_status rc = weir_kube_patch_status(op->kc, &weir_op_pipelineruns, ns, name,
                                             WEIR_KUBE_PATCH_MERGE, txt, NULL);
     free(txt);
@@ -352,7 +393,9 @@ static weir_status open_entry(weir_op *op, const cJSON *run, const char *key,
     const char *st = sget(cJSON_GetObjectItemCaseSensitive(run, "status"), "startTime");
     if (st) snprintf(re->start_time, sizeof re->start_time, "%s", st);
     else weir_op_now_rfc3339(re->start_time);
-    sweep_old_pods(op, ns, uid);
+    /* a run that already has a status was started by an earlier operator:
+     * its pods may still be around */
+    if (sget(cJSON_GetObjectItemCaseSensitive(run, "status"), "phase")) sweep_old_pods(op, ns, uid);
     rc = weir_pod_launcher_new(op, ns, name, uid, &re->launcher, &re->pl);
     if (rc) {
         free_entry(re);
@@ -403,11 +446,9 @@ static size_t collect_events(struct run_entry *re, struct pending_event *ev, siz
         }
         const char *node = re->p->nodes[i].name;
         if (in.state == re->seen[i] && in.attempt == re->seen_attempt[i]) continue;
-        if (in.state == WEIR_NODE_RUNNING && in.launched && in.attempt != re->seen_attempt[i]) {
-            ev[n++] = (struct pending_event){"Normal", "NodeStarted",
-                weir_op_fmt("node %s: attempt %u in pod %s", node, in.attempt,
-                            re->pod[i] ? re->pod[i] : "?")};
-        } else if (in.state == WEIR_NODE_RUNNING && in.waiting_retry && in.message) {
+        /* No event per pod start: the pod has its own (Scheduled, Started)
+         * and the status names it; events say what the run decided. */
+        if (in.state == WEIR_NODE_RUNNING && in.waiting_retry && in.message) {
             ev[n++] = (struct pending_event){"Warning", "NodeRetrying",
                 weir_op_fmt("node %s: %s", node, in.message)};
         } else if (in.state == WEIR_NODE_COMPLETE || in.state == WEIR_NODE_CACHED) {
@@ -510,6 +551,7 @@ static weir_status reconcile_run(weir_op *op, const char *key, int64_t *requeue_
         re = NULL;
     }
     if (gone) {
+        forget_waiting(op, key);
         pthread_mutex_unlock(&op->mu);
         cJSON_Delete(run);
         return WEIR_OK;
@@ -522,6 +564,7 @@ static weir_status reconcile_run(weir_op *op, const char *key, int64_t *requeue_
     }
     if (!re) {
         if (op->cfg.max_runs > 0 && (int)op->ntable >= op->cfg.max_runs) {
+            wait_for_slot(op, key);
             pthread_mutex_unlock(&op->mu);
             if (!phase) {
                 cJSON *st = cJSON_CreateObject();
@@ -537,6 +580,7 @@ static weir_status reconcile_run(weir_op *op, const char *key, int64_t *requeue_
             return WEIR_OK;
         }
         const char *reason = NULL;
+        forget_waiting(op, key);
         rc = open_entry(op, run, key, &re, &reason);
         if (rc) {
             char *why = strdup(weir_error_message());
@@ -567,11 +611,15 @@ static weir_status reconcile_run(weir_op *op, const char *key, int64_t *requeue_
 
     int done = 0;
     weir_status src = weir_engine_step(re->eng, 0, &done);
+    /* a step that handled the last ends learns it is done only on the next */
+    if (!src && !done) src = weir_engine_step(re->eng, 0, &done);
     struct pending_event ev[MAX_EVENTS];
     size_t nev = collect_events(re, ev, MAX_EVENTS);
+    weir_pod_create creates[MAX_CREATES];
+    size_t ncreates = done ? 0 : weir_pod_launcher_take_creates(re->pl, creates, MAX_CREATES);
     cJSON *st;
     char *ns = strdup(re->ns), *name = strdup(re->name), *ruid = strdup(re->uid);
-    char *last = NULL;
+    char *last = re->last_status ? strdup(re->last_status) : NULL;
     int finished = 0;
     if (done) {
         char now[32];
@@ -612,7 +660,6 @@ static weir_status reconcile_run(weir_op *op, const char *key, int64_t *requeue_
             strcmp(ph, "Succeeded") == 0 ? "RunSucceeded" : "RunFailed",
             weir_op_fmt("%s", msg ? msg : "all nodes succeeded")};
         free(msg);
-        last = re->last_status ? strdup(re->last_status) : NULL;
         drop_entry(op, re);
         re = NULL;
         finished = 1;
@@ -622,20 +669,34 @@ static weir_status reconcile_run(weir_op *op, const char *key, int64_t *requeue_
     }
     pthread_mutex_unlock(&op->mu);
 
-    /* API writes without the lock */
-    char *written = NULL;
-    rc = write_status(op, ns, name, st, finished ? &last : &written);
-    if (!finished && written) {
+    /* Pods first (the run's key is ours alone until we return, so the
+     * launcher stays put), then the outcome back under the lock. */
+    if (ncreates) {
+        int failed = 0;
+        for (size_t i = 0; i < ncreates; i++)
+            if (weir_pod_launcher_create(op, ns, &creates[i])) failed = 1;
         pthread_mutex_lock(&op->mu);
         struct run_entry *again = find_entry(op, key);
-        if (again) {
+        for (size_t i = 0; i < ncreates; i++) {
+            if (again) weir_pod_launcher_created(again->pl, &creates[i]);
+            free(creates[i].error);
+        }
+        pthread_mutex_unlock(&op->mu);
+        if (failed || ncreates == MAX_CREATES) *requeue_ms = 1; /* report it / create the rest */
+    }
+
+    /* API writes without the lock; `last` is what was written before */
+    rc = write_status(op, ns, name, st, &last);
+    if (!finished && last) {
+        pthread_mutex_lock(&op->mu);
+        struct run_entry *again = find_entry(op, key);
+        if (again && (!again->last_status || strcmp(again->last_status, last) != 0)) {
             free(again->last_status);
-            again->last_status = written;
-            written = NULL;
+            again->last_status = last;
+            last = NULL;
         }
         pthread_mutex_unlock(&op->mu);
     }
-    free(written);
     free(last);
     for (size_t i = 0; i < nev; i++) {
         if (ev[i].message)
@@ -663,24 +724,6 @@ static weir_status reconcile_pod(weir_op *op, const char *key) {
     if (!deleting && !ended) {
         cJSON_Delete(pod);
         return WEIR_OK;
-    }
-    if (!deleting) {
-        /* an engine waiting on it copies the log itself, in order */
-        const char *ns = sget(md, "namespace"), *name = sget(md, "name");
-        const char *run = sget(cJSON_GetObjectItemCaseSensitive(md, "annotations"), "weir.dev/run");
-        int owned = 0;
-        if (ns && run && name) {
-            char rk[600];
-            snprintf(rk, sizeof rk, "%s/%s", ns, run);
-            pthread_mutex_lock(&op->mu);
-            struct run_entry *re = find_entry(op, rk);
-            owned = re && re->pl && weir_pod_launcher_owns(re->pl, name);
-            pthread_mutex_unlock(&op->mu);
-        }
-        if (owned) {
-            cJSON_Delete(pod);
-            return WEIR_OK;
-        }
     }
     rc = weir_op_release_pod(op, pod);
     cJSON_Delete(pod);
@@ -711,5 +754,9 @@ void weir_op_shutdown_runs(weir_op *op) {
     free(op->table);
     op->table = NULL;
     op->cap = 0;
+    for (size_t i = 0; i < op->nwaiting; i++) free(op->waiting[i]);
+    free(op->waiting);
+    op->waiting = NULL;
+    op->nwaiting = op->capwaiting = 0;
     pthread_mutex_unlock(&op->mu);
 }

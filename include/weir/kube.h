@@ -285,6 +285,10 @@ typedef struct weir_kube_informer_opts {
     /* Tests only: the first watch starts from this resourceVersion instead of
      * the list's (an old one forces 410 Gone and a relist). */
     const char *first_watch_rv;
+    /* Called on each object before it is cached (and handed to handlers):
+     * drop what the caller never reads to keep the cache small. NULL: keep
+     * all (metadata.managedFields is always dropped). */
+    void (*prune)(struct cJSON *obj);
 } weir_kube_informer_opts;
 
 /* `c` and `r` are borrowed and must outlive the informer; opts strings and

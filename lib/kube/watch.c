@@ -188,14 +188,6 @@ static entry *table_find(const table *t, const char *key) {
 
 /* Puts obj under key (taking ownership of both); *old gets the previous
  * object (caller deletes) or NULL. */
-/* The cache keeps objects without metadata.managedFields: server-side
- * apply bookkeeping no controller reads, often a third of a pod's size. */
-static cJSON *slim(cJSON *obj) {
-    cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
-    if (md) cJSON_DeleteItemFromObjectCaseSensitive(md, "managedFields");
-    return obj;
-}
-
 static weir_status table_put(table *t, char *key, cJSON *obj, cJSON **old) {
     *old = NULL;
     entry *e = table_find(t, key);
@@ -277,6 +269,16 @@ struct weir_kube_informer {
     char rv[64];                 /* last resourceVersion seen (thread only) */
 };
 
+/* The cache keeps objects without metadata.managedFields: server-side
+ * apply bookkeeping no controller reads, often a third of a pod's size. */
+static cJSON *slim(const struct weir_kube_informer *inf, cJSON *obj) {
+    cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+    if (md) cJSON_DeleteItemFromObjectCaseSensitive(md, "managedFields");
+    if (obj && inf->opts.prune) inf->opts.prune(obj);
+    return obj;
+}
+
+
 static void set_rv(weir_kube_informer_t *inf, const cJSON *obj) {
     const char *rv = weir_kube_object_meta(obj, "resourceVersion");
     if (rv) snprintf(inf->rv, sizeof inf->rv, "%s", rv);
@@ -307,7 +309,7 @@ static weir_status relist(weir_kube_informer_t *inf) {
         cJSON_ArrayForEach(it, items) {
             char *key = weir_kube_object_key(it);
             if (!key) continue;
-            cJSON *copy = slim(cJSON_Duplicate(it, 1)), *prev;
+            cJSON *copy = slim(inf, cJSON_Duplicate(it, 1)), *prev;
             if (!copy) { free(key); rc = weir_errorf(WEIR_ENOMEM, "kube informer: out of memory"); goto out; }
             if ((rc = table_put(&fresh, key, copy, &prev))) goto out;
             cJSON_Delete(prev);
@@ -366,7 +368,7 @@ static int on_event(void *ctx, weir_kube_event_type t, const cJSON *obj) {
         free(key);
         return 0;
     }
-    cJSON *copy = slim(cJSON_Duplicate(obj, 1)), *old = NULL;
+    cJSON *copy = slim(inf, cJSON_Duplicate(obj, 1)), *old = NULL;
     if (!copy) {
         free(key);
         return 0;
