@@ -3,7 +3,7 @@
  * BasicStatsGenerator and TopKUniquesStatsGenerator compute them.
  *
  * For: one pass over the examples of a split with bounded memory per
- * numeric feature (a compactor quantile sketch) and exact counts, sums,
+ * numeric feature (weir_qsketch, lib/data) and exact counts, sums,
  * means, standard deviations (Welford/Chan, population as TFDV) and exact
  * string value counts; merging accumulators from threads; building the
  * DatasetFeatureStatistics proto with TFDV's histogram construction
@@ -48,215 +48,8 @@ void weir_stats_opts_default(weir_stats_opts *o) {
     o->sample_rate = 1.0;
 }
 
-/* ============================================================ the sketch */
-
-/*
- * Levels of sorted-on-compaction buffers; an item at level h stands for 2^h
- * values. When level h holds 2k items it is sorted and every other item
- * (alternating the offset per level) moves up. Memory: 2k doubles per
- * level, about log2(n/k) levels.
- */
-#define SK_MAX_LEVELS 48
-
-typedef struct sketch {
-    uint32_t k;
-    uint32_t nlevels;
-    double *buf[SK_MAX_LEVELS];
-    uint32_t len[SK_MAX_LEVELS];
-    uint8_t flip[SK_MAX_LEVELS];
-    uint64_t n;
-    double min, max;
-} sketch;
-
-static void sk_init(sketch *s, uint32_t k) {
-    memset(s, 0, sizeof *s);
-    s->k = k;
-    s->min = INFINITY;
-    s->max = -INFINITY;
-}
-
-static void sk_free(sketch *s) {
-    for (uint32_t i = 0; i < SK_MAX_LEVELS; i++) free(s->buf[i]);
-    memset(s, 0, sizeof *s);
-}
-
-/* Sorts doubles (no NaN) ascending: quicksort with median-of-three and
- * insertion sort for short ranges, comparisons inlined (qsort's callback
- * was a third of StatisticsGen's time). */
-static void sort_doubles(double *a, size_t n) {
-    while (n > 16) {
-        size_t mid = n / 2;
-        double x = a[0], y = a[mid], z = a[n - 1];
-        double pivot = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
-        size_t i = 0, j = n - 1;
-        for (;;) {
-            while (a[i] < pivot) i++;
-            while (a[j] > pivot) j--;
-            if (i >= j) break;
-            double t = a[i];
-            a[i] = a[j];
-            a[j] = t;
-            i++;
-            j--;
-        }
-        /* [0, j] <= pivot <= [j+1, n): recurse on the smaller side */
-        size_t left = j + 1;
-        if (left < n - left) {
-            sort_doubles(a, left);
-            a += left;
-            n -= left;
-        } else {
-            sort_doubles(a + left, n - left);
-            n = left;
-        }
-    }
-    for (size_t i = 1; i < n; i++) {
-        double v = a[i];
-        size_t j = i;
-        while (j > 0 && a[j - 1] > v) {
-            a[j] = a[j - 1];
-            j--;
-        }
-        a[j] = v;
-    }
-}
-
-static weir_status sk_push(sketch *s, uint32_t h, double v);
-
-static weir_status sk_compact(sketch *s, uint32_t h) {
-    if (h + 1 >= SK_MAX_LEVELS) return weir_errorf(WEIR_ELIMIT, "quantile sketch overflow");
-    sort_doubles(s->buf[h], s->len[h]);
-    uint32_t off = s->flip[h];
-    s->flip[h] ^= 1;
-    uint32_t n = s->len[h];
-    s->len[h] = 0;
-    /* copy out the survivors first: pushing may compact level h+1 only */
-    for (uint32_t i = off; i < n; i += 2) {
-        weir_status rc = sk_push(s, h + 1, s->buf[h][i]);
-        if (rc) return rc;
-    }
-    /* n is always 2k (even): compaction runs exactly when a level fills */
-    return WEIR_OK;
-}
-
-static weir_status sk_push(sketch *s, uint32_t h, double v) {
-    if (!s->buf[h]) {
-        s->buf[h] = malloc(2 * (size_t)s->k * sizeof(double));
-        if (!s->buf[h]) return weir_errorf(WEIR_ENOMEM, "quantile sketch: out of memory");
-        if (h + 1 > s->nlevels) s->nlevels = h + 1;
-    }
-    s->buf[h][s->len[h]++] = v;
-    if (s->len[h] >= 2 * s->k) return sk_compact(s, h);
-    return WEIR_OK;
-}
-
-static weir_status sk_add(sketch *s, double v) {
-    s->n++;
-    if (v < s->min) s->min = v;
-    if (v > s->max) s->max = v;
-    return sk_push(s, 0, v);
-}
-
-static weir_status sk_merge(sketch *s, sketch *o) {
-    for (uint32_t h = 0; h < o->nlevels; h++)
-        for (uint32_t i = 0; i < o->len[h]; i++) {
-            weir_status rc = sk_push(s, h, o->buf[h][i]);
-            if (rc) return rc;
-        }
-    s->n += o->n;
-    if (o->min < s->min) s->min = o->min;
-    if (o->max > s->max) s->max = o->max;
-    sk_free(o);
-    sk_init(o, s->k);
-    return WEIR_OK;
-}
-
-typedef struct wv {
-    double v;
-    double w;
-} wv;
-
-static int cmp_wv(const void *a, const void *b) {
-    double x = ((const wv *)a)->v, y = ((const wv *)b)->v;
-    return x < y ? -1 : x > y;
-}
-
-/*
- * nb+1 boundaries (min, the value at rank i*W/nb for 0<i<nb, max) and the
- * cumulative weight of values <= each boundary.
- */
-static weir_status sk_quantiles(const sketch *s, const uint64_t *small, size_t nsmall,
-                                uint32_t nb, double *q, double *cum) {
-    size_t total = nsmall;
-    for (uint32_t h = 0; h < s->nlevels; h++) total += s->len[h];
-    wv *items = malloc((total ? total : 1) * sizeof *items);
-    if (!items) return weir_errorf(WEIR_ENOMEM, "quantiles: out of memory");
-    size_t m = 0;
-    double W = 0;
-    /* exact (value, count) pairs kept beside the sketch */
-    double smin = INFINITY, smax = -INFINITY, sn = 0;
-    for (size_t i = 0; i < nsmall; i++) {
-        if (!small[i]) continue;
-        items[m].v = (double)i;
-        items[m].w = (double)small[i];
-        sn += items[m].w;
-        if ((double)i < smin) smin = (double)i;
-        if ((double)i > smax) smax = (double)i;
-        m++;
-    }
-    double exact_w = sn;
-    for (uint32_t h = 0; h < s->nlevels; h++)
-        for (uint32_t i = 0; i < s->len[h]; i++) {
-            items[m].v = s->buf[h][i];
-            items[m].w = ldexp(1.0, (int)h);
-            W += items[m].w;
-            m++;
-        }
-    qsort(items, m, sizeof *items, cmp_wv);
-    /* collapse equal values */
-    size_t u = 0;
-    for (size_t i = 0; i < m; i++) {
-        if (u && items[u - 1].v == items[i].v)
-            items[u - 1].w += items[i].w;
-        else
-            items[u++] = items[i];
-    }
-    /* the sketch's weight equals its n (levels compact in pairs) */
-    (void)W;
-    (void)exact_w;
-    double acc = 0;
-    size_t j = 0;
-    for (size_t i = 0; i < u; i++) {
-        acc += items[i].w;
-        items[i].w = acc; /* now cumulative */
-    }
-    double N = (double)s->n + sn;
-    double vmin = s->n && s->min < smin ? s->min : smin;
-    double vmax = s->n && s->max > smax ? s->max : smax;
-    for (uint32_t i = 0; i <= nb; i++) {
-        double target = N * (double)i / (double)nb;
-        if (i == 0) {
-            q[i] = vmin;
-            cum[i] = u ? items[0].w : 0;
-            continue;
-        }
-        if (i == nb) {
-            q[i] = vmax;
-            cum[i] = N;
-            continue;
-        }
-        while (j + 1 < u && items[j].w < target - 1e-9) j++;
-        q[i] = u ? items[j].v : 0;
-        cum[i] = u ? items[j].w : 0;
-    }
-    free(items);
-    return WEIR_OK;
-}
-
 double weir_stats_rank_error(const weir_stats_opts *o, uint64_t n) {
-    double k = o && o->sketch_k ? o->sketch_k : 8192;
-    if ((double)n < 2 * k) return 0;
-    return ceil(log2((double)n / k)) / k;
+    return weir_qsketch_rank_error_for(o && o->sketch_k ? o->sketch_k : 8192, n);
 }
 
 /* ========================================================== hash tables */
@@ -347,13 +140,13 @@ typedef struct feat_acc {
     uint64_t num_non_missing;
     uint64_t min_nv, max_nv, tot_nv;
     uint64_t nv_small[NV_SMALL]; /* examples with n values, n < NV_SMALL: exact */
-    sketch nv;                   /* num values per example, n >= NV_SMALL */
+    weir_qsketch_t *nv;          /* num values per example, n >= NV_SMALL */
     /* numeric */
     uint64_t count; /* non-NaN values */
     double mean, m2;
     uint64_t num_zeros, num_nan, pos_inf;
     double min, max, fmin, fmax;
-    sketch vals;
+    weir_qsketch_t *vals;
     /* strings */
     htab values;
     uint64_t total_len;
@@ -395,8 +188,8 @@ weir_status weir_stats_acc_new(const weir_stats_opts *o, weir_stats_acc_t **out)
 
 static void feat_free(feat_acc *f) {
     free(f->name);
-    sk_free(&f->nv);
-    sk_free(&f->vals);
+    weir_qsketch_free(f->nv);
+    weir_qsketch_free(f->vals);
     free(f->values.slots);
 }
 
@@ -448,11 +241,14 @@ static weir_status get_feat(weir_stats_acc_t *a, const char *name, size_t nlen, 
     if (!f->name) return weir_errorf(WEIR_ENOMEM, "statistics: out of memory");
     memcpy(f->name, name, nlen);
     f->name[nlen] = 0;
+    if ((rc = weir_qsketch_new(a->o.sketch_k, &f->nv)) ||
+        (rc = weir_qsketch_new(a->o.sketch_k, &f->vals))) {
+        feat_free(f);
+        return rc;
+    }
     f->min_nv = UINT64_MAX;
     f->min = f->fmin = INFINITY;
     f->max = f->fmax = -INFINITY;
-    sk_init(&f->nv, a->o.sketch_k);
-    sk_init(&f->vals, a->o.sketch_k);
     f->categorical = schema_says_categorical(a->o.schema, f->name);
     slot->val = ++a->nfeats;
     *out = f;
@@ -477,7 +273,7 @@ static weir_status add_number(feat_acc *f, double v) {
     } else if (v > 0) {
         f->pos_inf++;
     }
-    return sk_add(&f->vals, v);
+    return weir_qsketch_add(f->vals, v);
 }
 
 static weir_status add_string(weir_stats_acc_t *a, feat_acc *f, const uint8_t *p, size_t n) {
@@ -525,7 +321,7 @@ weir_status weir_stats_acc_add(weir_stats_acc_t *a, const weir_example *ex) {
         f->tot_nv += nv;
         if (nv < NV_SMALL)
             f->nv_small[nv]++;
-        else if ((rc = sk_add(&f->nv, (double)nv)))
+        else if ((rc = weir_qsketch_add(f->nv, (double)nv)))
             return rc;
         for (size_t k = 0; k < x->count; k++) {
             if (x->kind == WEIR_FEATURE_FLOAT) {
@@ -576,7 +372,9 @@ weir_status weir_stats_acc_merge(weir_stats_acc_t *a, weir_stats_acc_t *o) {
         if (g->max_nv > f->max_nv) f->max_nv = g->max_nv;
         f->tot_nv += g->tot_nv;
         for (size_t k = 0; k < NV_SMALL; k++) f->nv_small[k] += g->nv_small[k];
-        if ((rc = sk_merge(&f->nv, &g->nv))) break;
+        /* empty the other side's sketches as they go in, to hold memory down */
+        if ((rc = weir_qsketch_merge(f->nv, g->nv))) break;
+        weir_qsketch_reset(g->nv);
         if (g->count) { /* Chan et al. parallel variance */
             double n1 = (double)f->count, n2 = (double)g->count, n = n1 + n2;
             double d = g->mean - f->mean;
@@ -591,7 +389,8 @@ weir_status weir_stats_acc_merge(weir_stats_acc_t *a, weir_stats_acc_t *o) {
         if (g->max > f->max) f->max = g->max;
         if (g->fmin < f->fmin) f->fmin = g->fmin;
         if (g->fmax > f->fmax) f->fmax = g->fmax;
-        if ((rc = sk_merge(&f->vals, &g->vals))) break;
+        if ((rc = weir_qsketch_merge(f->vals, g->vals))) break;
+        weir_qsketch_reset(g->vals);
         for (size_t k = 0; k < g->values.cap && !rc; k++) {
             hslot *s = &g->values.slots[k];
             if (!s->key) continue;
@@ -791,9 +590,11 @@ static Tensorflow__Metadata__V0__CommonStatistics *common_proto(const weir_stats
         c->max_num_values = f->max_nv;
         c->avg_num_values = (float)((double)f->tot_nv / (double)f->num_non_missing);
         uint32_t nb = a->o.num_values_histogram_buckets;
+        double nv_values[NV_SMALL]; /* the values nv_small counts */
+        for (size_t i = 0; i < NV_SMALL; i++) nv_values[i] = (double)i;
         double *q = malloc(2 * (nb + 1) * sizeof(double));
         if (!q) goto fail;
-        if (sk_quantiles(&f->nv, f->nv_small, NV_SMALL, nb, q, q + nb + 1)) {
+        if (weir_qsketch_cdf(f->nv, nv_values, f->nv_small, NV_SMALL, nb, q, q + nb + 1)) {
             free(q);
             goto fail;
         }
@@ -834,7 +635,7 @@ static Tensorflow__Metadata__V0__NumericStatistics *numeric_proto(const weir_sta
     double *q = malloc(2 * (nq + 1) * sizeof(double));
     if (!q) goto fail;
     double *cum = q + nq + 1;
-    if (sk_quantiles(&f->vals, NULL, 0, nq, q, cum)) {
+    if (weir_qsketch_cdf(f->vals, NULL, NULL, 0, nq, q, cum)) {
         free(q);
         goto fail;
     }

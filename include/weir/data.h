@@ -2,9 +2,11 @@
  * weir/data.h — records and tables: tf.Example and CSV.
  *
  * For: building, encoding and decoding tf.Example (wire-compatible with
- * TensorFlow's example.proto/feature.proto), reading CSV per RFC 4180, and
- * inferring column types the way TFX's CsvExampleGen does.
- * Not for: files and framing (lib/io), schemas and statistics (later).
+ * TensorFlow's example.proto/feature.proto), reading CSV per RFC 4180,
+ * inferring column types the way TFX's CsvExampleGen does, and a quantile
+ * sketch over a column of numbers.
+ * Not for: files and framing (lib/io), schemas and statistics
+ * (components/statistics_gen).
  */
 #ifndef WEIR_DATA_H
 #define WEIR_DATA_H
@@ -160,6 +162,86 @@ typedef weir_status (*weir_record_sink)(void *ctx, const uint8_t *rec, size_t le
  */
 weir_status weir_csv_to_examples(weir_csv_reader_t *r, const weir_csv_schema *schema,
                                  weir_record_sink sink, void *ctx, uint64_t *rows);
+
+/* ------------------------------------------------------- quantile sketch */
+
+/*
+ * A deterministic quantile sketch over doubles (KLL-style compactor):
+ * levels of buffers of 2k items, an item at level h standing for 2^h
+ * values. When a level fills it is sorted and every other item moves up one
+ * level, the offset alternating 0, 1, 0, ... per level. No randomness: the
+ * same values added, and sketches merged, in the same order give the same
+ * boundaries bit for bit.
+ *
+ * Accuracy: exact while fewer than 2k values have been added (nothing has
+ * been compacted). Beyond that, the estimated count of values <= x is within
+ * weir_qsketch_rank_error(s) * n of the true count, for every x.
+ * Memory: 2k doubles per level in use, about log2(n/k) + 1 levels, at most
+ * 48 (k = 8192: 128 KiB per level, 1.8 MiB at n = 10^8); adding past
+ * 2^47 * k values fails with WEIR_ELIMIT.
+ * NaN has no rank and must not be added (WEIR_ASSERT): count it beside.
+ * One sketch is not thread-safe; build one per thread and merge.
+ */
+typedef struct weir_qsketch weir_qsketch_t;
+
+/* k >= 1 (StatisticsGen uses 8192); WEIR_EINVAL for 0. Caller frees with
+ * weir_qsketch_free(). */
+weir_status weir_qsketch_new(uint32_t k, weir_qsketch_t **out);
+void weir_qsketch_free(weir_qsketch_t *s); /* NULL is fine */
+/* Empties the sketch and releases its buffers; k stays. */
+void weir_qsketch_reset(weir_qsketch_t *s);
+
+weir_status weir_qsketch_add(weir_qsketch_t *s, double v);
+/* Adds every value of `other` (borrowed, unchanged) to `s`: other's items
+ * enter s's levels of the same height, level 0 first. Both need the same k
+ * (WEIR_EINVAL otherwise); s != other. After a failure (WEIR_ENOMEM,
+ * WEIR_ELIMIT) s holds part of other's items: free it. */
+weir_status weir_qsketch_merge(weir_qsketch_t *s, const weir_qsketch_t *other);
+
+uint64_t weir_qsketch_count(const weir_qsketch_t *s); /* values added */
+uint32_t weir_qsketch_k(const weir_qsketch_t *s);
+/* Exact smallest and largest value added; +inf and -inf when empty. */
+double weir_qsketch_min(const weir_qsketch_t *s);
+double weir_qsketch_max(const weir_qsketch_t *s);
+
+/* The rank error bound, as a fraction of n, for n values with parameter k:
+ * 0 when n < 2k, else ceil(log2(n / k)) / k (k = 8192, n = 10^8: 14/8192,
+ * 0.17%). */
+double weir_qsketch_rank_error_for(uint32_t k, uint64_t n);
+/* The same for the sketch's own k and count. */
+double weir_qsketch_rank_error(const weir_qsketch_t *s);
+
+/*
+ * Equal-weight bucket boundaries. Fills bounds[0 .. num_buckets-2] with the
+ * num_buckets-1 interior boundaries, ascending (repeats possible). With n
+ * values, boundary i (1 <= i < num_buckets) is the smallest value held
+ * whose estimated count of values <= it is at least i * n / num_buckets
+ * (computed in double, less 1e-9 for rounding). While exact that is the
+ * value at 1-based rank ceil(i * n / num_buckets) of the sorted values.
+ * num_buckets = 1 writes nothing. An empty sketch, or num_buckets = 0,
+ * fails with WEIR_EINVAL and writes nothing.
+ */
+weir_status weir_qsketch_quantiles(const weir_qsketch_t *s, uint32_t num_buckets,
+                                   double *bounds);
+
+/*
+ * The same boundaries with both ends and cumulative counts, as
+ * StatisticsGen's histograms need them, over the sketch plus optional
+ * exact (value, count) pairs the caller keeps beside it (borrowed; may be
+ * NULL when nexact is 0; no NaN; pairs with count 0 are skipped). Fills
+ * bounds[0 .. num_buckets] and cum[0 .. num_buckets], n being the count of
+ * the sketch plus the pairs' counts:
+ *   bounds[0] = the exact minimum; cum[0] = the estimated count of values
+ *     equal to the smallest value held (the minimum itself while exact);
+ *   bounds[i], 0 < i < num_buckets, as weir_qsketch_quantiles() chooses
+ *     them; cum[i] = the estimated count of values <= bounds[i];
+ *   bounds[num_buckets] = the exact maximum; cum[num_buckets] = n.
+ * Values equal between the pairs and the sketch count as one value.
+ * WEIR_EINVAL when n is 0 or num_buckets is 0.
+ */
+weir_status weir_qsketch_cdf(const weir_qsketch_t *s, const double *exact_values,
+                             const uint64_t *exact_counts, size_t nexact, uint32_t num_buckets,
+                             double *bounds, double *cum);
 
 #ifdef __cplusplus
 }
