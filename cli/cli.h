@@ -19,5 +19,6 @@ int weir_cmd_validate(int argc, char **argv);
 int weir_cmd_runs(int argc, char **argv);
 int weir_cmd_logs(int argc, char **argv);
 int weir_cmd_artifacts(int argc, char **argv);
+int weir_cmd_transform(int argc, char **argv);
 
 #endif

@@ -45,6 +45,8 @@ static const char usage_text[] =
     "      --no-header               the first row is data; columns are column_0..\n"
     "  tfrecord cat FILE [-n N]      print records as tf.Example JSON, one per line\n"
     "  tfrecord count FILE...        verify every CRC and count the records\n"
+    "  transform apply GRAPH INPUT... [--out F] [--compare F...]\n"
+    "                                the transform runtime on raw examples\n"
     "  version                       print the version\n"
     "\n"
     "environment: WEIR_LOG_LEVEL=debug|info|warn|error, WEIR_LOG_FORMAT=text|json\n";
@@ -307,6 +309,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "runs") == 0) return weir_cmd_runs(argc - 1, argv + 1);
     if (strcmp(argv[1], "logs") == 0) return weir_cmd_logs(argc - 1, argv + 1);
     if (strcmp(argv[1], "artifacts") == 0) return weir_cmd_artifacts(argc - 1, argv + 1);
+    if (strcmp(argv[1], "transform") == 0) return weir_cmd_transform(argc - 1, argv + 1);
     if (argc >= 3 && strcmp(argv[1], "convert") == 0 && strcmp(argv[2], "csv") == 0)
         return cmd_convert_csv(argc - 2, argv + 2);
     if (argc >= 3 && strcmp(argv[1], "tfrecord") == 0 && strcmp(argv[2], "cat") == 0)

@@ -97,8 +97,8 @@ churn() {
 }
 out3=$(churn); rc3=$?
 echo "$out3" | tail -3
-if [ $rc3 -eq 0 ] && echo "$out3" | grep -q "4 complete, 0 cached"; then ok; else
-  echo "$out3"; bad "churn pipeline on s3 (want '4 complete, 0 cached')"; fi
+if [ $rc3 -eq 0 ] && echo "$out3" | grep -q "5 complete, 0 cached"; then ok; else
+  echo "$out3"; bad "churn pipeline on s3 (want '5 complete, 0 cached')"; fi
 for f in Split-train/data_tfrecord-00000-of-00001.gz Split-train/FeatureStats.pb schema.pbtxt \
          Split-eval/SchemaDiff.pb; do
   if [ -n "$(find "$WEIR_S3_STATE_DIR/data/$WEIR_S3_BUCKET/churn" -path "*/$f" 2>/dev/null | head -1)" ]; then
@@ -108,8 +108,8 @@ for f in Split-train/data_tfrecord-00000-of-00001.gz Split-train/FeatureStats.pb
   fi
 done
 out4=$(churn); rc4=$?
-if [ $rc4 -eq 0 ] && echo "$out4" | grep -q "0 complete, 4 cached"; then ok; else
-  echo "$out4"; bad "churn pipeline rerun on s3 (want '0 complete, 4 cached')"; fi
+if [ $rc4 -eq 0 ] && echo "$out4" | grep -q "0 complete, 5 cached"; then ok; else
+  echo "$out4"; bad "churn pipeline rerun on s3 (want '0 complete, 5 cached')"; fi
 
 scripts/s3-server.sh stop "$state/server"
 finish

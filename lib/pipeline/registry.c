@@ -106,7 +106,9 @@ static const weir_slot_def transform_out[] = {
     {"post_transform_anomalies", "ExampleAnomalies", 1},
 };
 static const weir_param_def transform_params[] = {
-    {"features", WEIR_PARAM_ANY, 0, "the feature transforms"},
+    {"features", WEIR_PARAM_LIST, 0, "the feature transforms: [{name, input, ops}]"},
+    {"label", WEIR_PARAM_ANY, 0, "the label feature, copied (or mapped) unchanged"},
+    {"passthrough", WEIR_PARAM_STRING_LIST, 0, "features copied unchanged"},
     {"module_file", WEIR_PARAM_STRING, 0, "file defining the preprocessing"},
     {"splits_config", WEIR_PARAM_OBJECT, 0, "{analyze: [...], transform: [...]}"},
     {"disable_statistics", WEIR_PARAM_BOOL, 0, "skip pre/post-transform statistics"},

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "weir/pipeline.h"
+#include "weir/transform.h"
 
 #define DEFAULT_MAX_BYTES (4u << 20)
 #define DEFAULT_MAX_DEPTH 64
@@ -1651,6 +1652,126 @@ out:
 
 /* ------------------------------------------------------------- top level */
 
+/* ------------------------------------------------- Transform specs */
+
+/*
+ * A Transform's spec is checked when the pipeline is loaded (`weir
+ * validate`, `weir run`, the operator): its ops and arguments always, and
+ * — when its examples come from a CsvExampleGen reading a local file —
+ * every input feature's existence and type, from the CSV's header and
+ * column types (inferred from its first 4 MiB, as ExampleGen types columns).
+ * Otherwise the types are checked by the component against the Schema.
+ */
+struct tf_check {
+    struct ctx *c;
+    const cJSON *subst;          /* the node's substituted params */
+    const cJSON *orig;           /* the same in the document, for positions */
+    const char *label;
+    weir_csv_schema cols;
+    int have_cols;
+};
+
+/* The node of `orig` at the same place as `x` in `subst`. */
+static const cJSON *same_place(const cJSON *subst, const cJSON *orig, const cJSON *x) {
+    if (!subst || !orig) return NULL;
+    if (subst == x) return orig;
+    const cJSON *a = subst->child, *b = orig->child;
+    for (; a && b; a = a->next, b = b->next) {
+        const cJSON *o = b;
+        if (cJSON_IsObject(subst) && a->string) o = cJSON_GetObjectItemCaseSensitive(orig, a->string);
+        const cJSON *r = same_place(a, o, x);
+        if (r) return r;
+    }
+    return NULL;
+}
+
+static void tf_report(void *ctx, const cJSON *at, const char *feature, const char *msg) {
+    struct tf_check *k = ctx;
+    const cJSON *where = same_place(k->subst, k->orig, at);
+    ERR(k->c, where ? where : k->orig, where ? 0 : 1, "bad-transform", feature, "%s: %s",
+        k->label, msg);
+}
+
+static weir_tf_type tf_col_type(void *ctx, const char *name) {
+    struct tf_check *k = ctx;
+    for (size_t i = 0; i < k->cols.count; i++) {
+        if (strcmp(k->cols.names[i], name) != 0) continue;
+        switch (k->cols.types[i]) {
+        case WEIR_COL_INT:
+        case WEIR_COL_FLOAT: return WEIR_TF_NUM;
+        case WEIR_COL_STRING: return WEIR_TF_STR;
+        default: return WEIR_TF_STR; /* all missing: ExampleGen writes bytes */
+        }
+    }
+    return WEIR_TF_UNKNOWN;
+}
+
+/* The columns of the CSV a CsvExampleGen node reads, when it is one local
+ * file; 0 when they cannot be known now. */
+static int csv_columns(const weir_pipeline_node *eg, weir_csv_schema *out) {
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(eg->params, "input");
+    if (!cJSON_IsString(in)) return 0;
+    const char *path = in->valuestring;
+    if (strncmp(path, "file://", 7) == 0) path += 7;
+    else if (strstr(path, "://")) return 0;
+    if (strpbrk(path, "*?[{")) return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t cap = 4u << 20;
+    char *buf = malloc(cap);
+    size_t n = buf ? fread(buf, 1, cap, f) : 0;
+    fclose(f);
+    if (!buf) return 0;
+    if (n == cap) { /* whole lines only */
+        while (n > 0 && buf[n - 1] != '\n') n--;
+    }
+    weir_csv_opts o;
+    weir_csv_opts_default(&o);
+    const char *miss[16];
+    size_t nm = 0;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(eg->params, "missing"), *e;
+    if (cJSON_IsArray(m)) {
+        cJSON_ArrayForEach(e, m) if (cJSON_IsString(e) && nm < 16) miss[nm++] = e->valuestring;
+    } else if (cJSON_IsString(m)) {
+        miss[nm++] = m->valuestring;
+    }
+    if (nm) {
+        o.missing = miss;
+        o.nmissing = nm;
+    }
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(eg->params, "delimiter");
+    if (cJSON_IsString(d) && strlen(d->valuestring) == 1) o.delimiter = d->valuestring[0];
+    weir_status rc = weir_csv_infer_mem(path, buf, n, &o, out);
+    free(buf);
+    return rc == WEIR_OK;
+}
+
+static void check_transforms(struct ctx *c) {
+    weir_pipeline *p = c->p;
+    for (size_t i = 0; i < p->nnodes && !c->full && !c->oom; i++) {
+        weir_pipeline_node *n = &p->nodes[i];
+        if (!n->def || strcmp(n->def->type, "Transform") != 0 || !n->params) continue;
+        if (!cJSON_GetObjectItemCaseSensitive(n->params, "features") &&
+            cJSON_GetObjectItemCaseSensitive(n->params, "module_file"))
+            continue; /* all in user code */
+        struct tf_check k = {.c = c, .subst = n->params, .label = c->src[i].label,
+                             .orig = c->src[i].obj ? cJSON_GetObjectItemCaseSensitive(c->src[i].obj, "params") : NULL};
+        if (!k.orig) k.orig = c->src[i].obj;
+        for (size_t s = 0; s < n->ninputs; s++) {
+            const weir_pipeline_input *in = &n->inputs[s];
+            if (strcmp(in->slot, "examples") != 0 || in->producer_index >= p->nnodes) continue;
+            const weir_pipeline_node *eg = &p->nodes[in->producer_index];
+            if (eg->def && strcmp(eg->def->type, "CsvExampleGen") == 0)
+                k.have_cols = csv_columns(eg, &k.cols);
+        }
+        weir_transform_t *t = NULL;
+        (void)weir_transform_from_spec(n->params, k.have_cols ? tf_col_type : NULL, &k, tf_report,
+                                       &k, &t);
+        weir_transform_free(t);
+        if (k.have_cols) weir_csv_schema_free(&k.cols);
+    }
+}
+
 static void parse_doc(struct ctx *c, const cJSON *doc) {
     weir_pipeline *p = c->p;
     if (!cJSON_IsObject(doc)) {
@@ -1740,6 +1861,7 @@ static void parse_doc(struct ctx *c, const cJSON *doc) {
     if (c->oom) return;
     check_names(c);
     for (i = 0; i < p->nnodes && !c->oom; i++) resolve_inputs(c, i);
+    if (!c->oom) check_transforms(c);
     if (c->oom) return;
     build_edges(c);
     if (c->oom) return;

@@ -1,0 +1,341 @@
+/*
+ * weir-transform — TFX's Transform: full-pass analyzers over the analysis
+ * splits, then the same transform applied to every split.
+ *
+ * Reads <examples>/Split-<split>/ (gzip TFRecord of tf.Example) and
+ * <schema>/schema.pbtxt (input types: the spec is checked against them
+ * before any data is read); writes
+ *   <transform_graph>/transform_graph.json   the spec with every analyzer
+ *                                            result (weir.transform/v1)
+ *   <transform_graph>/vocabularies/<f>.txt   one token per line, most
+ *                                            frequent first
+ *   <transformed_examples>/Split-<split>/data_tfrecord-NNNNN-of-MMMMM.gz
+ * The examples are transformed by the graph as reloaded from its JSON: the
+ * very code and numbers the Trainer and the model server use.
+ *
+ * Params: features, label, passthrough (docs/components/transform.md);
+ * splits_config {analyze: [train], transform: [train, eval]} (TFX's
+ * default: analyze train, transform every split).
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tfmd.h"
+#include "weir/io.h"
+#include "weir/pipeline.h"
+#include "weir/transform.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static weir_tf_type schema_type(void *ctx, const char *name) {
+    const weir_tfmd_schema *s = ctx;
+    for (size_t i = 0; i < s->n_feature; i++) {
+        if (strcmp(s->feature[i]->name, name) != 0) continue;
+        switch (s->feature[i]->type) {
+        case TENSORFLOW__METADATA__V0__FEATURE_TYPE__INT:
+        case TENSORFLOW__METADATA__V0__FEATURE_TYPE__FLOAT:
+            return WEIR_TF_NUM;
+        case TENSORFLOW__METADATA__V0__FEATURE_TYPE__BYTES:
+            return WEIR_TF_STR;
+        default:
+            return WEIR_TF_UNKNOWN;
+        }
+    }
+    return WEIR_TF_UNKNOWN;
+}
+
+static void print_problem(void *ctx, const cJSON *at, const char *feature, const char *msg) {
+    (void)ctx;
+    (void)at;
+    (void)feature;
+    fprintf(stderr, "weir-transform: %s\n", msg);
+}
+
+static int in_list(const cJSON *list, const char *s) {
+    const cJSON *e;
+    cJSON_ArrayForEach(e, list) if (cJSON_IsString(e) && strcmp(e->valuestring, s) == 0) return 1;
+    return 0;
+}
+
+/* Data files of a split directory (hidden ones skipped). */
+static weir_status split_files(const char *examples_uri, const char *split, weir_io_list_result *l) {
+    char rel[300];
+    snprintf(rel, sizeof rel, "Split-%s", split);
+    char *dir = weir_io_join(examples_uri, rel);
+    if (!dir) return weir_errorf(WEIR_ENOMEM, "out of memory");
+    weir_status rc = weir_io_list(dir, 0, l);
+    if (rc) rc = weir_error_prefix(rc, "examples of split %s: ", split);
+    free(dir);
+    return rc;
+}
+
+typedef weir_status (*example_fn)(void *ctx, const weir_example *ex, const uint8_t *raw, size_t n);
+
+static weir_status each_example(const weir_io_list_result *l, weir_arena_t *a, example_fn fn,
+                                void *ctx, uint64_t *rows) {
+    for (size_t i = 0; i < l->count; i++) {
+        const char *base = strrchr(l->entries[i].uri, '/');
+        if (l->entries[i].st.is_dir || (base && base[1] == '.')) continue;
+        weir_tfrecord_reader_t *r = NULL;
+        weir_status rc = weir_tfrecord_reader_open(l->entries[i].uri, WEIR_TFRECORD_AUTO, 0, &r);
+        if (rc) return rc;
+        for (;;) {
+            const uint8_t *p;
+            size_t n;
+            rc = weir_tfrecord_reader_next(r, &p, &n);
+            if (rc == WEIR_EOF_) { rc = WEIR_OK; break; }
+            if (rc) break;
+            weir_arena_reset(a);
+            weir_example ex;
+            rc = weir_example_decode(p, n, a, &ex);
+            if (rc) {
+                rc = weir_error_prefix(rc, "%s, record at byte %llu: ", l->entries[i].uri,
+                                       (unsigned long long)weir_tfrecord_reader_offset(r));
+                break;
+            }
+            if ((rc = fn(ctx, &ex, p, n))) break;
+            (*rows)++;
+        }
+        weir_tfrecord_reader_close(r);
+        if (rc) return rc;
+    }
+    return WEIR_OK;
+}
+
+static weir_status analyze_one(void *ctx, const weir_example *ex, const uint8_t *raw, size_t n) {
+    (void)raw;
+    (void)n;
+    return weir_transform_analyze_example(ctx, ex);
+}
+
+struct apply_ctx {
+    const weir_transform_t *t;
+    weir_arena_t *a;
+    weir_buf enc;
+    weir_tfrecord_shards_t *out;
+};
+
+static weir_status apply_one(void *ctx, const weir_example *ex, const uint8_t *raw, size_t n) {
+    (void)raw;
+    (void)n;
+    struct apply_ctx *c = ctx;
+    weir_example o;
+    weir_status rc = weir_transform_apply(c->t, ex, c->a, &o);
+    if (rc) return rc;
+    c->enc.len = 0;
+    if ((rc = weir_example_encode(&o, &c->enc))) return rc;
+    return weir_tfrecord_shards_write(c->out, c->enc.data, c->enc.len);
+}
+
+static weir_status write_vocabularies(const weir_transform_t *t, const char *graph_uri) {
+    for (size_t i = 0; i < weir_transform_vocab_count(t); i++) {
+        const char *feature;
+        const weir_bytes *tok;
+        const uint64_t *cnt;
+        size_t n;
+        weir_status rc = weir_transform_vocab_at(t, i, &feature, &tok, &cnt, &n);
+        if (rc) return rc;
+        weir_buf b;
+        weir_buf_init(&b, 1u << 30);
+        for (size_t k = 0; k < n && !rc; k++) {
+            rc = weir_buf_append(&b, tok[k].p, tok[k].n);
+            if (!rc) rc = weir_buf_append(&b, "\n", 1);
+        }
+        char rel[300];
+        snprintf(rel, sizeof rel, "vocabularies/%s.txt", feature);
+        char *path = weir_io_join(graph_uri, rel);
+        if (!rc && !path) rc = weir_errorf(WEIR_ENOMEM, "out of memory");
+        if (!rc) rc = weir_io_write_all(path, b.data ? b.data : (const uint8_t *)"", b.len);
+        free(path);
+        weir_buf_free(&b);
+        if (rc) return rc;
+    }
+    return WEIR_OK;
+}
+
+static weir_status run(const weir_executor_input_t *in, weir_executor_output_t *out) {
+    weir_status rc;
+    weir_artifact_ref ex, sc;
+    const char *graph_uri = NULL, *tex_uri = NULL;
+    weir_tfmd_schema *schema = NULL;
+    weir_transform_t *spec = NULL, *graph = NULL;
+    char **splits = NULL;
+    size_t nsplits = 0;
+    weir_arena_t *a = NULL;
+    char *json = NULL;
+    cJSON *done = NULL;
+    char *done_text = NULL;
+    if ((rc = weir_executor_input_artifact(in, "examples", 0, &ex)) ||
+        (rc = weir_executor_input_artifact(in, "schema", 0, &sc)) ||
+        (rc = weir_executor_input_output_uri(in, "transform_graph", &graph_uri)))
+        goto out;
+    if (weir_executor_input_output_uri(in, "transformed_examples", &tex_uri)) tex_uri = NULL;
+    {
+        char *file = weir_io_join(sc.uri, "schema.pbtxt");
+        rc = file ? weir_schema_load(file, &schema) : weir_errorf(WEIR_ENOMEM, "out of memory");
+        free(file);
+        if (rc) goto out;
+    }
+    const cJSON *params = weir_executor_input_params(in);
+    rc = weir_transform_from_spec(params, schema_type, schema, print_problem, NULL, &spec);
+    if (rc) {
+        rc = weir_error_prefix(rc, "the transform spec does not fit the schema at %s: ", sc.uri);
+        goto out;
+    }
+    const cJSON *sn = ex.properties ? cJSON_GetObjectItemCaseSensitive(ex.properties, "split_names") : NULL;
+    if (!cJSON_IsString(sn)) {
+        rc = weir_errorf(WEIR_EINVAL, "examples at %s have no split_names property", ex.uri);
+        goto out;
+    }
+    if ((rc = weir_tfmd_split_names(sn->valuestring, &splits, &nsplits))) goto out;
+    const cJSON *sc_cfg = cJSON_GetObjectItemCaseSensitive(params, "splits_config");
+    const cJSON *an_list = cJSON_GetObjectItemCaseSensitive(sc_cfg, "analyze");
+    const cJSON *tr_list = cJSON_GetObjectItemCaseSensitive(sc_cfg, "transform");
+    if ((rc = weir_arena_new(64 * 1024, 0, &a))) goto out;
+
+    /* analysis, one pass per phase */
+    double t0 = now_s();
+    uint64_t analyzed = 0;
+    for (unsigned ph = 0; ph < weir_transform_phases(spec); ph++) {
+        if ((rc = weir_transform_analyze_begin(spec, ph))) goto out;
+        analyzed = 0;
+        int any = 0;
+        for (size_t i = 0; i < nsplits; i++) {
+            int want = an_list ? in_list(an_list, splits[i]) : strcmp(splits[i], "train") == 0;
+            if (!want) continue;
+            any = 1;
+            weir_io_list_result l = {0};
+            if ((rc = split_files(ex.uri, splits[i], &l))) goto out;
+            rc = each_example(&l, a, analyze_one, spec, &analyzed);
+            weir_io_list_free(&l);
+            if (rc) goto out;
+        }
+        if (!any) {
+            rc = weir_errorf(WEIR_EINVAL, "no split to analyze: the examples have splits %s and "
+                             "splits_config.analyze names none of them (default: train)",
+                             sn->valuestring);
+            goto out;
+        }
+        if ((rc = weir_transform_analyze_end(spec))) goto out;
+    }
+    double t_an = now_s() - t0;
+
+    /* the graph: written, then read back — the runtime uses what others load */
+    if ((rc = weir_transform_to_json(spec, &json))) goto out;
+    char *gpath = weir_io_join(graph_uri, "transform_graph.json");
+    if (!gpath) { rc = weir_errorf(WEIR_ENOMEM, "out of memory"); goto out; }
+    rc = weir_io_write_all(gpath, json, strlen(json));
+    free(gpath);
+    if (rc) goto out;
+    if ((rc = write_vocabularies(spec, graph_uri))) goto out;
+    if ((rc = weir_transform_load(graph_uri, &graph))) goto out;
+
+    done = cJSON_CreateArray();
+    double t1 = now_s();
+    uint64_t total = 0;
+    for (size_t i = 0; tex_uri && i < nsplits; i++) {
+        if (tr_list && !in_list(tr_list, splits[i])) continue;
+        weir_io_list_result l = {0};
+        if ((rc = split_files(ex.uri, splits[i], &l))) goto out;
+        unsigned nshards = 0;
+        for (size_t k = 0; k < l.count; k++) nshards += !l.entries[k].st.is_dir;
+        char rel[300];
+        snprintf(rel, sizeof rel, "Split-%s", splits[i]);
+        char *dir = weir_io_join(tex_uri, rel);
+        struct apply_ctx c = {.t = graph};
+        weir_buf_init(&c.enc, 256u << 20);
+        if ((rc = weir_arena_new(64 * 1024, 0, &c.a))) { free(dir); weir_io_list_free(&l); goto out; }
+        rc = dir ? weir_tfrecord_shards_open(dir, "data_tfrecord", nshards ? nshards : 1,
+                                             WEIR_TFRECORD_GZIP, 6, &c.out)
+                 : weir_errorf(WEIR_ENOMEM, "out of memory");
+        uint64_t rows = 0;
+        if (!rc) rc = each_example(&l, a, apply_one, &c, &rows);
+        if (!rc) rc = weir_tfrecord_shards_close(c.out);
+        else if (c.out) weir_tfrecord_shards_abort(c.out);
+        weir_buf_free(&c.enc);
+        weir_arena_free(c.a);
+        free(dir);
+        weir_io_list_free(&l);
+        if (rc) goto out;
+        total += rows;
+        char key[300];
+        snprintf(key, sizeof key, "rows_%s", splits[i]);
+        weir_executor_output_execution_set_int(out, key, (int64_t)rows);
+        cJSON_AddItemToArray(done, cJSON_CreateString(splits[i]));
+        printf("transformed split %s: %llu examples\n", splits[i], (unsigned long long)rows);
+    }
+    double t_ap = now_s() - t1;
+    printf("analyzed %llu examples in %u pass(es), %.2f s; applied to %llu in %.2f s\n",
+           (unsigned long long)analyzed, weir_transform_phases(spec), t_an,
+           (unsigned long long)total, t_ap);
+    weir_executor_output_execution_set_int(out, "analyzed_examples", (int64_t)analyzed);
+    weir_executor_output_execution_set_int(out, "analysis_passes", weir_transform_phases(spec));
+    weir_executor_output_execution_set_int(out, "output_features", (int64_t)weir_transform_outputs(spec));
+    if (tex_uri) {
+        done_text = cJSON_PrintUnformatted(done);
+        if (!done_text) { rc = weir_errorf(WEIR_ENOMEM, "out of memory"); goto out; }
+        rc = weir_executor_output_artifact_set_string(out, "transformed_examples", 0, 0,
+                                                      "split_names", done_text);
+    }
+out:
+    free(done_text);
+    cJSON_Delete(done);
+    free(json);
+    weir_arena_free(a);
+    weir_transform_free(spec);
+    weir_transform_free(graph);
+    weir_tfmd_split_names_free(splits, nsplits);
+    if (schema) protobuf_c_message_free_unpacked(&schema->base, NULL);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    const char *source = NULL;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: weir-transform --executor-input URI\n"
+                   "TFX's Transform: analyzes the train split, writes the TransformGraph\n"
+                   "(docs/components/transform.md) and the transformed examples.\n");
+            return 0;
+        }
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--executor-input") == 0) source = argv[i + 1];
+    if (!source) {
+        fprintf(stderr, "usage: weir-transform --executor-input URI\n");
+        return 2;
+    }
+    weir_log_init_from_env();
+    weir_executor_input_t *in = NULL;
+    weir_executor_output_t *out = NULL;
+    int ret = 1;
+    if (weir_executor_input_load(source, &in)) {
+        fprintf(stderr, "weir-transform: %s\n", weir_error_message());
+        return 1;
+    }
+    if (weir_executor_output_new(in, &out)) {
+        fprintf(stderr, "weir-transform: %s\n", weir_error_message());
+        weir_executor_input_free(in);
+        return 1;
+    }
+    weir_status rc = run(in, out);
+    if (rc) {
+        fprintf(stderr, "weir-transform: %s\n", weir_error_message());
+        weir_executor_output_set_failure(out, "%s", weir_error_message());
+    } else {
+        ret = 0;
+    }
+    if (weir_executor_output_write(out)) {
+        fprintf(stderr, "weir-transform: writing executor output: %s\n", weir_error_message());
+        ret = 1;
+    }
+    weir_executor_output_free(out);
+    weir_executor_input_free(in);
+    return ret;
+}

@@ -1,0 +1,140 @@
+/*
+ * weir/transform.h — the declarative feature transform: a spec (which
+ * output feature is made from which input features by which chain of ops),
+ * the full-pass analyzers some ops need (mean and variance, min and max,
+ * vocabularies, quantiles), and the one runtime that applies an analyzed
+ * transform to an example — in the Transform component, the Trainer's
+ * input pipeline, the model server and BulkInferrer alike, so training and
+ * serving compute the same features.
+ *
+ * For: components/transform, and anything that loads a TransformGraph
+ * (transform_graph.json, docs/components/transform.md).
+ * Not for: user code (module_file) — that runs beside this, through the
+ * entry point in docs/components/transform.md.
+ *
+ * The spec (a Transform node's params, docs/components/transform.md):
+ *   label: churn                       # or {name: churn, map: {"No": 0, "Yes": 1}}
+ *   passthrough: [customer_id]         # copied unchanged
+ *   features:
+ *     - {name: tenure_z, input: tenure, ops: [scale_to_z_score]}
+ *     - {name: contract_id, input: contract,
+ *        ops: [{compute_and_apply_vocabulary: {top_k: 10, num_oov_buckets: 1}}]}
+ *     - {name: contract_x_internet, inputs: [contract, internet_service],
+ *        ops: [{cross: {hash_buckets: 100}}]}
+ */
+#ifndef WEIR_TRANSFORM_H
+#define WEIR_TRANSFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weir/core.h"
+#include "weir/data.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct cJSON;
+
+#define WEIR_TRANSFORM_SCHEMA "weir.transform/v1"
+
+/* What flows between ops. */
+typedef enum weir_tf_type {
+    WEIR_TF_UNKNOWN = 0,
+    WEIR_TF_NUM = 1,   /* numbers (an INT64 or FLOAT input; float outputs) */
+    WEIR_TF_STR = 2,   /* strings (BYTES) */
+    WEIR_TF_ID = 3,    /* integer ids (vocabulary, hash, bucket, cross; INT64 outputs) */
+} weir_tf_type;
+
+const char *weir_tf_type_name(weir_tf_type t); /* "number", "string", "id" */
+
+typedef struct weir_transform weir_transform_t;
+
+/* A problem found in a spec; `at` is the JSON node it is about (for the
+ * caller's file:line), `feature` the output feature (or NULL). */
+typedef void (*weir_tf_report)(void *ctx, const struct cJSON *at, const char *feature,
+                               const char *message);
+
+/*
+ * Input feature types known before running (from a Schema, or a CSV's
+ * inferred column types at `weir validate` time): name -> type. A NULL
+ * lookup (or WEIR_TF_UNKNOWN) skips type checks for that input.
+ */
+typedef weir_tf_type (*weir_tf_input_type)(void *ctx, const char *name);
+
+/*
+ * Checks a spec (the Transform node's params object) and builds the
+ * transform from it. Every problem is reported through `report` (may be
+ * NULL) — unknown op, a wrong argument, an op on a value of the wrong type,
+ * a vocabulary on numbers, a missing input feature (when `types` knows the
+ * inputs) — and the result is WEIR_EINVAL with the first message. On
+ * success *out is an unanalyzed transform (weir_transform_free()).
+ */
+weir_status weir_transform_from_spec(const struct cJSON *params, weir_tf_input_type types,
+                                     void *types_ctx, weir_tf_report report, void *report_ctx,
+                                     weir_transform_t **out);
+void weir_transform_free(weir_transform_t *t);
+
+/* ----------------------------------------------------------- analysis */
+
+/*
+ * Analysis runs in phases: an analyzer whose input comes through another
+ * analyzed op (fill_missing: mean, then scale_to_z_score) needs the earlier
+ * result first. For phase = 0 .. weir_transform_phases()-1: begin, feed
+ * every example of the analysis splits, end.
+ */
+unsigned weir_transform_phases(const weir_transform_t *t);
+weir_status weir_transform_analyze_begin(weir_transform_t *t, unsigned phase);
+weir_status weir_transform_analyze_example(weir_transform_t *t, const weir_example *ex);
+/* Folds the accumulators of `other` (the same spec, the same phase, fed
+ * other examples) into t's; other's are left empty. */
+weir_status weir_transform_analyze_merge(weir_transform_t *t, weir_transform_t *other);
+weir_status weir_transform_analyze_end(weir_transform_t *t);
+/* A fresh copy of an unanalyzed spec with the analyzer results of the
+ * phases done so far (for per-thread accumulators). */
+weir_status weir_transform_clone(const weir_transform_t *t, weir_transform_t **out);
+
+/* ------------------------------------------------------ the graph file */
+
+/*
+ * The analyzed transform as the TransformGraph's transform_graph.json
+ * (schema "weir.transform/v1": the spec with every analyzer result) plus
+ * each vocabulary as a list of tokens, most frequent first, for the
+ * vocabularies/<feature>.txt files tensorflow-transform writes.
+ * *json is malloc'd.
+ */
+weir_status weir_transform_to_json(const weir_transform_t *t, char **json);
+/* Loads a transform_graph.json (analyzed); `name` is used in messages. */
+weir_status weir_transform_from_json(const char *name, const char *text, size_t len,
+                                     weir_transform_t **out);
+/* Loads <uri>/transform_graph.json (a TransformGraph artifact's URI). */
+weir_status weir_transform_load(const char *uri, weir_transform_t **out);
+/* Vocabulary i of the transform (feature name, tokens, their counts). */
+size_t weir_transform_vocab_count(const weir_transform_t *t);
+weir_status weir_transform_vocab_at(const weir_transform_t *t, size_t i, const char **feature,
+                                    const weir_bytes **tokens, const uint64_t **counts,
+                                    size_t *n);
+
+/* ------------------------------------------------------------ runtime */
+
+/*
+ * The transformed example of `in`: every output feature of the spec in
+ * spec order, then the label and the passthrough features. An input that
+ * is absent (or an empty list) stays absent unless fill_missing gives it a
+ * value. Strings and lists live in `arena` (reset by the caller). Needs an
+ * analyzed transform. The same code runs offline and online: for the same
+ * input bytes the output is bit-identical.
+ */
+weir_status weir_transform_apply(const weir_transform_t *t, const weir_example *in,
+                                 weir_arena_t *arena, weir_example *out);
+
+/* Output feature i: its name and the kind it has in examples. */
+size_t weir_transform_outputs(const weir_transform_t *t);
+const char *weir_transform_output_name(const weir_transform_t *t, size_t i);
+weir_feature_kind weir_transform_output_kind(const weir_transform_t *t, size_t i);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
