@@ -81,6 +81,8 @@ script_stage() { # script_stage NAME LOG COMMAND...
 if [ -x build-asan/bin/weir ]; then
   stage "end-to-end: the embedded engine (weir run) with real processes and SQLite"
   script_stage e2e build-asan/e2e.log e2e/embedded.sh build-asan/bin
+  stage "Transform end to end: online features == offline features, bad specs at validate time"
+  script_stage transform build-asan/transform.log e2e/transform.sh build-asan/bin
   stage "object storage: lib/io's s3:// against a real S3 server (versitygw)"
   script_stage s3 build-asan/s3.log scripts/s3-test.sh build-asan
   stage "lib/kube against a real kube-apiserver and etcd"
