@@ -53,6 +53,24 @@ for ex in churn ames; do
     sh -c 'ls "$1"/vocabularies/*.txt >/dev/null 2>&1 && [ -s "$(ls "$1"/vocabularies/*.txt | head -1)" ]' _ "$g"
 done
 
+# user code (module_file): features computed across columns, then analyzed
+lib=$(cd "$bin/../lib" 2>/dev/null && pwd)
+mod=$work/libchurn_features.so
+if [ -n "$lib" ] && cp "$lib/libchurn_features.so" "$mod" &&
+   "$bin/weir" run examples/transform_udf/pipeline.yaml --param root="$work/udf" --param module="$mod" \
+     --store "$work/udf.sqlite" >"$work/udf.log" 2>&1; then
+  ok "the pipeline with user code (examples/transform_udf) runs"
+  check "udf: online features == offline features, every example, every split" same_bytes udf "$work/udf"
+  ug=$(ls -d "$work"/udf/transform/transform_graph/*/ | head -1)
+  check "udf: the graph records the module's SHA-256" grep -q '"module_sha256"' "$ug/transform_graph.json"
+  printf 'x' >>"$mod"
+  out=$("$bin/weir" transform apply "$ug" "$work"/udf/example_gen/examples/*/Split-eval/* 2>&1)
+  check "a changed module is refused when the graph loads" sh -c 'echo "$1" | grep -q "has changed since the transform graph was made"' _ "$out"
+else
+  tail -20 "$work/udf.log" 2>/dev/null
+  not_ok "the pipeline with user code (examples/transform_udf) runs"
+fi
+
 # churn's contract vocabulary: most frequent first, counted on the train split
 g=$(ls -d "$work"/churn/transform/transform_graph/*/ | head -1)
 check "churn: contract vocabulary in frequency order" \

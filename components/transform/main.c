@@ -184,7 +184,11 @@ static weir_status run(const weir_executor_input_t *in, weir_executor_output_t *
         if (rc) goto out;
     }
     const cJSON *params = weir_executor_input_params(in);
-    rc = weir_transform_from_spec(params, schema_type, schema, print_problem, NULL, &spec);
+    /* with user code, its features are inputs the schema does not know */
+    rc = weir_transform_from_spec(params,
+                                  cJSON_GetObjectItemCaseSensitive(params, "module_file") ? NULL : schema_type,
+                                  schema, print_problem, NULL, &spec);
+    if (!rc) rc = weir_transform_open_module(spec);
     if (rc) {
         rc = weir_error_prefix(rc, "the transform spec does not fit the schema at %s: ", sc.uri);
         goto out;

@@ -116,6 +116,31 @@ weir_status weir_transform_vocab_at(const weir_transform_t *t, size_t i, const c
                                     const weir_bytes **tokens, const uint64_t **counts,
                                     size_t *n);
 
+/* ------------------------------------------------------- user code */
+
+/*
+ * TFX's preprocessing_fn, in C: `module_file: my_transform.so` (a path or
+ * URI; a remote file is fetched to $TMPDIR) exporting
+ *
+ *   weir_status weir_preprocessing_fn(const weir_example *raw, weir_arena_t *arena,
+ *                                     weir_feature *out, size_t cap, size_t *n);
+ *
+ * It gets each raw example and adds up to `cap` features (names and values
+ * allocated from `arena`), which the spec's features can then use as
+ * inputs like any raw feature — analyzers included. It must be a pure
+ * function of the example. The same .so runs in the Transform component,
+ * in `weir transform apply` and wherever the graph is loaded (its SHA-256
+ * is recorded in the graph and checked on load).
+ */
+/* Loads the spec's module_file (no-op without one). Loading a graph
+ * (weir_transform_load/from_json) does it by itself. */
+weir_status weir_transform_open_module(weir_transform_t *t);
+
+#define WEIR_PREPROCESSING_FN "weir_preprocessing_fn"
+#define WEIR_PREPROCESSING_MAX_FEATURES 256
+typedef weir_status (*weir_preprocessing_fn_t)(const weir_example *raw, weir_arena_t *arena,
+                                                weir_feature *out, size_t cap, size_t *n);
+
 /* ------------------------------------------------------------ runtime */
 
 /*

@@ -1765,8 +1765,10 @@ static void check_transforms(struct ctx *c) {
                 k.have_cols = csv_columns(eg, &k.cols);
         }
         weir_transform_t *t = NULL;
-        (void)weir_transform_from_spec(n->params, k.have_cols ? tf_col_type : NULL, &k, tf_report,
-                                       &k, &t);
+        /* user code adds input features nobody knows before it runs */
+        int udf = cJSON_GetObjectItemCaseSensitive(n->params, "module_file") != NULL;
+        (void)weir_transform_from_spec(n->params, k.have_cols && !udf ? tf_col_type : NULL, &k,
+                                       tf_report, &k, &t);
         weir_transform_free(t);
         if (k.have_cols) weir_csv_schema_free(&k.cols);
     }

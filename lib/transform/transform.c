@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,10 @@ struct weir_transform {
     size_t nlmap;
     char **pass;
     size_t npass;
+    char *module_file;           /* user code, as given */
+    char module_sha[WEIR_SHA256_HEX_LEN + 1];
+    void *module;                /* dlopen handle */
+    weir_preprocessing_fn_t udf;
     unsigned phases;
     unsigned cur_phase;
     int analyzing;
@@ -271,7 +276,76 @@ void weir_transform_free(weir_transform_t *t) {
     free(t->lmap_vals);
     for (size_t i = 0; i < t->npass; i++) free(t->pass[i]);
     free(t->pass);
+    free(t->module_file);
+    if (t->module) dlclose(t->module);
     free(t);
+}
+
+/* Loads module_file: fetched to a local file when remote, hashed, opened. */
+static weir_status load_module(weir_transform_t *t, const char *expect_sha) {
+    const char *uri = t->module_file;
+    const char *local = uri;
+    char tmp[512] = "";
+    weir_buf b;
+    weir_buf_init(&b, 1u << 30);
+    weir_status rc = weir_io_read_all(uri, &b);
+    if (rc) {
+        weir_buf_free(&b);
+        return weir_error_prefix(rc, "module_file %s: ", uri);
+    }
+    weir_sha256_hex(b.data, b.len, t->module_sha);
+    if (expect_sha && *expect_sha && strcmp(expect_sha, t->module_sha) != 0) {
+        weir_buf_free(&b);
+        return weir_errorf(WEIR_EINVAL, "module_file %s has changed since the transform graph was "
+                           "made (SHA-256 %.12s..., the graph recorded %.12s...): features would "
+                           "not match training; rebuild the graph or restore the file", uri,
+                           t->module_sha, expect_sha);
+    }
+    if (strstr(uri, "://") && strncmp(uri, "file://", 7) != 0) {
+        const char *td = getenv("TMPDIR");
+        snprintf(tmp, sizeof tmp, "%s/weir-module-%s.so", td && *td ? td : "/tmp", t->module_sha);
+        FILE *f = fopen(tmp, "wb");
+        if (!f || fwrite(b.data, 1, b.len, f) != b.len) {
+            if (f) fclose(f);
+            weir_buf_free(&b);
+            return weir_errorf(WEIR_EIO, "module_file %s: cannot copy it to %s", uri, tmp);
+        }
+        fclose(f);
+        local = tmp;
+    } else if (strncmp(uri, "file://", 7) == 0) {
+        local = uri + 7;
+    }
+    weir_buf_free(&b);
+    t->module = dlopen(local, RTLD_NOW | RTLD_LOCAL);
+    if (!t->module)
+        return weir_errorf(WEIR_EINVAL, "module_file %s: cannot load it: %s", uri, dlerror());
+    void *sym = dlsym(t->module, WEIR_PREPROCESSING_FN);
+    if (!sym)
+        return weir_errorf(WEIR_EINVAL, "module_file %s does not export %s (see "
+                           "include/weir/transform.h)", uri, WEIR_PREPROCESSING_FN);
+    memcpy(&t->udf, &sym, sizeof sym);
+    return WEIR_OK;
+}
+
+/* The raw example plus what user code adds to it. */
+static weir_status augment(const weir_transform_t *t, const weir_example *in, weir_arena_t *a,
+                           weir_example *out) {
+    if (!t->udf) {
+        *out = *in;
+        return WEIR_OK;
+    }
+    size_t cap = WEIR_PREPROCESSING_MAX_FEATURES;
+    weir_feature *fs = weir_arena_calloc(a, in->count + cap, sizeof *fs);
+    if (!fs) return weir_errorf(WEIR_ENOMEM, "out of memory");
+    size_t n = 0;
+    weir_status rc = t->udf(in, a, fs + in->count, cap, &n);
+    if (rc) return weir_error_prefix(rc, "module_file %s: ", t->module_file);
+    if (n > cap) return weir_errorf(WEIR_ELIMIT, "module_file %s: added %zu features, more than %zu",
+                                    t->module_file, n, cap);
+    memcpy(fs, in->features, in->count * sizeof *fs);
+    out->features = fs;
+    out->count = in->count + n;
+    return WEIR_OK;
 }
 
 /* ------------------------------------------------------------ spec */
@@ -445,6 +519,25 @@ static void parse_op_args(struct chk *c, const char *fname, struct op *o, const 
 /* What op `k` accepts and gives; reports a mismatch with the incoming type. */
 static void type_op(struct chk *c, const char *fname, struct op *o, const char *oname,
                     weir_tf_type in, const cJSON *at) {
+    if (in == WEIR_TF_UNKNOWN) {
+        /* an input not known before running (user code adds it): the op
+         * says what it must hold, and the runtime checks it */
+        switch (o->kind) {
+        case OP_FILL:
+            in = o->fill_mode == FILL_MEAN || o->fill_is_num ? WEIR_TF_NUM
+                 : o->fill_str ? WEIR_TF_STR : WEIR_TF_UNKNOWN;
+            break;
+        case OP_LOG1P: case OP_CLIP: case OP_ZSCORE: case OP_SCALE01: case OP_MINMAX:
+        case OP_BUCKETIZE:
+            in = WEIR_TF_NUM;
+            break;
+        case OP_VOCAB: case OP_HASH: case OP_SPLIT:
+            in = WEIR_TF_STR;
+            break;
+        case OP_CROSS:
+            break;
+        }
+    }
     o->in = in;
     int want_num = 0, want_str = 0, any = 0;
     switch (o->kind) {
@@ -632,6 +725,8 @@ static weir_status parse_feature(struct chk *c, weir_transform_t *t, const cJSON
     }
     if (f->ninputs > 1 && (f->nops == 0 || f->ops[0].kind != OP_CROSS))
         bad(c, ins, fname, "feature %s has several inputs but no cross op", fname);
+    if (f->in_type == WEIR_TF_UNKNOWN && f->nops && f->ops[0].kind != OP_CROSS)
+        f->in_type = f->ops[0].in;
     f->out = cur;
     if (analyzers > t->phases) t->phases = analyzers;
     return WEIR_OK;
@@ -646,7 +741,9 @@ weir_status weir_transform_from_spec(const cJSON *params, weir_tf_input_type typ
     if (!t) return weir_errorf(WEIR_ENOMEM, "out of memory");
     weir_status rc = WEIR_OK;
     const cJSON *feats = cJSON_GetObjectItemCaseSensitive(params, "features");
-    if (!cJSON_IsArray(feats) || !feats->child) {
+    if (!feats && cJSON_GetObjectItemCaseSensitive(params, "module_file")) {
+        /* user code only: its features are the output */
+    } else if (!cJSON_IsArray(feats) || !feats->child) {
         bad(&c, feats ? feats : params, NULL, "a Transform needs params.features: a list of "
             "{name, input, ops}");
     } else {
@@ -690,6 +787,13 @@ weir_status weir_transform_from_spec(const cJSON *params, weir_tf_input_type typ
     }
     if (t->label && types && types(types_ctx, t->label) == WEIR_TF_UNKNOWN)
         bad(&c, label, NULL, "the label feature '%s' does not exist in the examples", t->label);
+    const cJSON *mf = cJSON_GetObjectItemCaseSensitive(params, "module_file");
+    if (mf) {
+        if (!cJSON_IsString(mf) || !mf->valuestring[0])
+            bad(&c, mf, NULL, "module_file must be the path or URI of a shared object");
+        else
+            t->module_file = strdup(mf->valuestring);
+    }
     const cJSON *pass = cJSON_GetObjectItemCaseSensitive(params, "passthrough");
     if (pass) {
         size_t n = (size_t)cJSON_GetArraySize(pass);
@@ -982,6 +1086,9 @@ weir_status weir_transform_analyze_begin(weir_transform_t *t, unsigned phase) {
 
 static weir_status accumulate(struct op *o, const struct vals *v) {
     weir_status rc;
+    if (v->n && (o->an == AN_MEAN_VAR || o->an == AN_MIN_MAX || o->an == AN_QUANTILES) &&
+        v->t != WEIR_TF_NUM)
+        return weir_errorf(WEIR_ETYPE, "an analyzer that needs numbers got %s", weir_tf_type_name(v->t));
     for (size_t i = 0; i < v->n; i++) {
         switch (o->an) {
         case AN_MEAN_VAR: {
@@ -1024,10 +1131,15 @@ static weir_status accumulate(struct op *o, const struct vals *v) {
     return WEIR_OK;
 }
 
-weir_status weir_transform_analyze_example(weir_transform_t *t, const weir_example *ex) {
+weir_status weir_transform_analyze_example(weir_transform_t *t, const weir_example *raw) {
     weir_arena_t *a = NULL;
     weir_status rc = weir_arena_new(4096, 0, &a);
     if (rc) return rc;
+    weir_example aug, *ex = &aug;
+    if ((rc = augment(t, raw, a, &aug))) {
+        weir_arena_free(a);
+        return rc;
+    }
     for (size_t i = 0; i < t->nf && !rc; i++) {
         struct feat *f = &t->f[i];
         for (size_t k = 0; k < f->nops && !rc; k++) {
@@ -1253,6 +1365,10 @@ weir_status weir_transform_to_json(const weir_transform_t *t, char **json) {
             for (size_t i = 0; i < t->nlmap; i++) cJSON_AddNumberToObject(m, t->lmap_keys[i], (double)t->lmap_vals[i]);
         }
     }
+    if (t->module_file) {
+        cJSON_AddStringToObject(root, "module_file", t->module_file);
+        cJSON_AddStringToObject(root, "module_sha256", t->module_sha);
+    }
     cJSON *pass = cJSON_AddArrayToObject(root, "passthrough");
     for (size_t i = 0; i < t->npass; i++) cJSON_AddItemToArray(pass, cJSON_CreateString(t->pass[i]));
     cJSON *fs = cJSON_AddArrayToObject(root, "features");
@@ -1339,6 +1455,10 @@ weir_status weir_transform_from_json(const char *name, const char *text, size_t 
     }
     const cJSON *label = cJSON_GetObjectItemCaseSensitive(root, "label");
     if (label) cJSON_AddItemToObject(spec, "label", cJSON_Duplicate(label, 1));
+    const cJSON *mfile = cJSON_GetObjectItemCaseSensitive(root, "module_file");
+    const cJSON *msha = cJSON_GetObjectItemCaseSensitive(root, "module_sha256");
+    if (cJSON_IsString(mfile)) cJSON_AddStringToObject(spec, "module_file", mfile->valuestring);
+    if (!cJSON_GetArraySize(sf)) cJSON_DeleteItemFromObjectCaseSensitive(spec, "features");
     const cJSON *pass = cJSON_GetObjectItemCaseSensitive(root, "passthrough");
     if (pass && cJSON_GetArraySize(pass)) cJSON_AddItemToObject(spec, "passthrough", cJSON_Duplicate(pass, 1));
     weir_transform_t *t = NULL;
@@ -1423,6 +1543,8 @@ weir_status weir_transform_from_json(const char *name, const char *text, size_t 
         f->out = cur;
         if (rc) break;
     }
+    if (!rc && t->module_file)
+        rc = load_module(t, cJSON_IsString(msha) ? msha->valuestring : NULL);
     cJSON_Delete(root);
     if (rc) {
         weir_transform_free(t);
@@ -1430,6 +1552,11 @@ weir_status weir_transform_from_json(const char *name, const char *text, size_t 
     }
     *out = t;
     return WEIR_OK;
+}
+
+weir_status weir_transform_open_module(weir_transform_t *t) {
+    if (!t->module_file || t->module) return WEIR_OK;
+    return load_module(t, NULL);
 }
 
 weir_status weir_transform_load(const char *uri, weir_transform_t **out) {
@@ -1476,12 +1603,18 @@ weir_feature_kind weir_transform_output_kind(const weir_transform_t *t, size_t i
            : t->f[i].out == WEIR_TF_ID ? WEIR_FEATURE_INT64 : WEIR_FEATURE_BYTES;
 }
 
-weir_status weir_transform_apply(const weir_transform_t *t, const weir_example *in,
+weir_status weir_transform_apply(const weir_transform_t *t, const weir_example *raw,
                                  weir_arena_t *a, weir_example *out) {
-    size_t cap = t->nf + t->npass + 1;
+    weir_example aug, *in = &aug;
+    weir_status arc = augment(t, raw, a, &aug);
+    if (arc) return arc;
+    size_t nudf = t->udf && !t->nf ? aug.count - raw->count : 0;
+    size_t cap = t->nf + t->npass + 1 + nudf;
     weir_feature *fs = weir_arena_calloc(a, cap, sizeof *fs);
     if (!fs) return weir_errorf(WEIR_ENOMEM, "out of memory");
     size_t n = 0;
+    /* user code alone: its features are the output */
+    for (size_t i = 0; i < nudf; i++) fs[n++] = aug.features[raw->count + i];
     for (size_t i = 0; i < t->nf; i++) {
         const struct feat *f = &t->f[i];
         for (size_t k = 0; k < f->nops; k++)
