@@ -47,12 +47,12 @@ static void usage(FILE *f) {
           "  --identity ID              this replica's name in the Lease (default: hostname)\n"
           "  --max-runs N               runs in progress at once (default 256)\n"
           "  --max-pods N               node pods at once, all runs together (default 512)\n"
-          "  --workers N                reconcile threads (default 4)\n"
+          "  --workers N                reconcile threads, each with its own store connection (default 16)\n"
           "  --s3-secret NAME           Secret given to node pods as environment (AWS_*)\n"
           "  --pod-service-account SA   ServiceAccount of node pods (default: namespace default)\n"
           "  --gpu-node-selector K=V    node selector for pods that ask for GPUs (repeatable)\n"
           "  --gpu-toleration K[=V]:EFFECT  toleration for GPU pods (repeatable)\n"
-          "  --qps N --burst N          client-side API rate limit (default 100 / 200)\n"
+          "  --qps N --burst N          client-side API rate limit (default 200 / 400)\n"
           "  --retry-backoff S          first retry delay of a failed node in seconds (default 10)\n"
           "  --log-format text|json     (also WEIR_LOG_FORMAT)\n",
           f);
@@ -241,6 +241,15 @@ static void observe(weir_op *op, double secs) {
 
 static void *worker(void *arg) {
     weir_op *op = arg;
+    /* a connection of its own: engines of different runs write at once,
+     * SQLite serializing only the commits */
+    if (weir_store_open_sqlite(op->cfg.metadata, &weir_op_store)) {
+        WEIR_ERROR("worker: metadata store %s: %s; this worker uses the shared connection",
+                   op->cfg.metadata, weir_error_message());
+        weir_op_store = NULL;
+    }
+    int own = weir_op_store != NULL;
+    if (!own) weir_op_store = op->store;
     for (;;) {
         char *key = NULL;
         weir_status rc = weir_kube_workqueue_get(op->q, -1, &key);
@@ -267,6 +276,8 @@ static void *worker(void *arg) {
         weir_kube_workqueue_done(op->q, key);
         free(key);
     }
+    if (own) weir_store_close(weir_op_store);
+    weir_op_store = NULL;
     return NULL;
 }
 
@@ -300,9 +311,9 @@ int main(int argc, char **argv) {
     c->lease_name = "weir-operator";
     c->max_runs = 256;
     c->max_pods = 512;
-    c->workers = 4;
-    c->qps = 100;
-    c->burst = 200;
+    c->workers = 16;
+    c->qps = 200;
+    c->burst = 400;
     c->retry_backoff_s = 10;
     if (weir_log_init_from_env()) {
         fprintf(stderr, "weir-operator: %s\n", weir_error_message());

@@ -73,15 +73,22 @@ typedef struct weir_op {
     weir_kube_informer_t *runs, *pipelines, *pods;
     weir_kube_workqueue_t *q;
     weir_store_t *store;
-    pthread_mutex_t mu;            /* runs table, the store, every engine */
+    pthread_mutex_t mu;            /* the runs table and the waiting list only: each run's
+                                      engine is used by one worker at a time (the workqueue
+                                      never hands a key to two), on that worker's own
+                                      connection to the store */
     struct run_entry **table;
     size_t ntable, cap;
+    size_t opening;                /* runs being opened (count toward --max-runs) */
     char **waiting;                /* runs queued for --max-runs, oldest first */
     size_t nwaiting, capwaiting;
     weir_op_metrics m;
     atomic_int synced, leading, stopping;
     char hostname[128];
 } weir_op;
+
+/* The calling worker's connection to the metadata store. */
+extern _Thread_local weir_store_t *weir_op_store;
 
 /* reconcile.c */
 /* Handles one key ("run/NS/NAME" or "pod/NS/NAME"); *requeue_ms > 0 asks for

@@ -174,20 +174,33 @@ static void wake_next(weir_op *op) {
     free(k);
 }
 
+_Thread_local weir_store_t *weir_op_store;
+
+/* Closes a run's engine and forgets the run (takes op->mu itself). */
 static void drop_entry(weir_op *op, struct run_entry *re) {
+    pthread_mutex_lock(&op->mu);
     for (size_t i = 0; i < op->ntable; i++) {
         if (op->table[i] != re) continue;
         op->table[i] = op->table[--op->ntable];
         break;
     }
+    wake_next(op);
+    pthread_mutex_unlock(&op->mu);
     if (re->eng) {
+        weir_engine_set_store(re->eng, weir_op_store);
         (void)weir_engine_close(re->eng, NULL);
         re->eng = NULL;
         atomic_fetch_sub(&op->m.runs_active, 1);
     }
     if (re->launcher.vt) re->launcher.vt->destroy(re->launcher.ctx);
     free_entry(re);
-    wake_next(op);
+}
+
+static struct run_entry *lookup(weir_op *op, const char *key) {
+    pthread_mutex_lock(&op->mu);
+    struct run_entry *re = find_entry(op, key);
+    pthread_mutex_unlock(&op->mu);
+    return re;
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -405,16 +418,18 @@ static weir_status open_entry(weir_op *op, const cJSON *run, const char *key,
                         .retry_backoff_s = op->cfg.retry_backoff_s,
                         .parallelism = 64};
     *reason = "MetadataError";
-    rc = weir_engine_open(re->p, op->store, &ro, &re->eng);
+    rc = weir_engine_open(re->p, weir_op_store, &ro, &re->eng);
     if (rc) {
         re->launcher.vt->destroy(re->launcher.ctx);
         free_entry(re);
         return rc;
     }
+    pthread_mutex_lock(&op->mu);
     if (op->ntable == op->cap) {
         size_t nc = op->cap ? op->cap * 2 : 64;
         struct run_entry **nt = realloc(op->table, nc * sizeof *nt);
         if (!nt) {
+            pthread_mutex_unlock(&op->mu);
             (void)weir_engine_close(re->eng, NULL);
             re->launcher.vt->destroy(re->launcher.ctx);
             free_entry(re);
@@ -424,6 +439,7 @@ static weir_status open_entry(weir_op *op, const cJSON *run, const char *key,
         op->cap = nc;
     }
     op->table[op->ntable++] = re;
+    pthread_mutex_unlock(&op->mu);
     atomic_fetch_add(&op->m.runs_active, 1);
     atomic_fetch_add(&op->m.runs_started, 1);
     *out = re;
@@ -538,8 +554,10 @@ static weir_status reconcile_run(weir_op *op, const char *key, int64_t *requeue_
     const char *uid = sget(md, "uid");
     int gone = !run || cJSON_GetObjectItemCaseSensitive(md, "deletionTimestamp") != NULL;
 
-    pthread_mutex_lock(&op->mu);
-    struct run_entry *re = find_entry(op, key);
+    /* This worker alone handles this key until it returns: the entry and
+     * its engine are ours; op->mu guards only the table. */
+    struct run_entry *re = lookup(op, key);
+    if (re) weir_engine_set_store(re->eng, weir_op_store);
     if (re && (gone || !uid || strcmp(re->uid, uid) != 0)) {
         /* deleted (or deleted and created again): stop what runs; the pods
          * go with the run through their owner reference */
@@ -551,6 +569,7 @@ static weir_status reconcile_run(weir_op *op, const char *key, int64_t *requeue_
         re = NULL;
     }
     if (gone) {
+        pthread_mutex_lock(&op->mu);
         forget_waiting(op, key);
         pthread_mutex_unlock(&op->mu);
         cJSON_Delete(run);
@@ -558,12 +577,12 @@ static weir_status reconcile_run(weir_op *op, const char *key, int64_t *requeue_
     }
     const char *phase = phase_of(run);
     if (!re && phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0)) {
-        pthread_mutex_unlock(&op->mu);
         cJSON_Delete(run);
         return WEIR_OK; /* finished: nothing to do */
     }
     if (!re) {
-        if (op->cfg.max_runs > 0 && (int)op->ntable >= op->cfg.max_runs) {
+        pthread_mutex_lock(&op->mu);
+        if (op->cfg.max_runs > 0 && (int)(op->ntable + op->opening) >= op->cfg.max_runs) {
             wait_for_slot(op, key);
             pthread_mutex_unlock(&op->mu);
             if (!phase) {
@@ -581,10 +600,15 @@ static weir_status reconcile_run(weir_op *op, const char *key, int64_t *requeue_
         }
         const char *reason = NULL;
         forget_waiting(op, key);
+        op->opening++;
+        pthread_mutex_unlock(&op->mu);
         rc = open_entry(op, run, key, &re, &reason);
+        pthread_mutex_lock(&op->mu);
+        op->opening--;
+        if (rc) wake_next(op);
+        pthread_mutex_unlock(&op->mu);
         if (rc) {
             char *why = strdup(weir_error_message());
-            pthread_mutex_unlock(&op->mu);
             if (rc == WEIR_ENOMEM) {
                 free(why);
                 cJSON_Delete(run);
@@ -667,7 +691,6 @@ static weir_status reconcile_run(weir_op *op, const char *key, int64_t *requeue_
         st = build_status(re, "Running", NULL, NULL);
         *requeue_ms = any_waiting_retry(re) ? REQUEUE_BUSY_MS : REQUEUE_IDLE_MS;
     }
-    pthread_mutex_unlock(&op->mu);
 
     /* Pods first (the run's key is ours alone until we return, so the
      * launcher stays put), then the outcome back under the lock. */
@@ -745,6 +768,7 @@ void weir_op_shutdown_runs(weir_op *op) {
         struct run_entry *re = op->table[op->ntable - 1];
         op->ntable--;
         if (re->eng) {
+            weir_engine_set_store(re->eng, op->store); /* the workers' are closed */
             (void)weir_engine_close(re->eng, NULL);
             re->eng = NULL;
         }

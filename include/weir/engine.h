@@ -132,6 +132,9 @@ weir_status weir_engine_open(const weir_pipeline *p, weir_store_t *store,
                              const weir_run_opts *opts, weir_engine_t **out);
 weir_status weir_engine_step(weir_engine_t *e, int timeout_ms, int *done);
 void weir_engine_cancel(weir_engine_t *e);
+/* The store the next calls use (a caller that moves an engine between
+ * threads gives each thread its own connection to the same store). */
+void weir_engine_set_store(weir_engine_t *e, weir_store_t *store);
 weir_status weir_engine_close(weir_engine_t *e, weir_run_result *res);
 
 typedef struct weir_node_info {

@@ -378,7 +378,13 @@ static weir_status get_or_put_context(struct weir_engine *e, int64_t type_id, co
     }
     if (rc != WEIR_ENOENT) return rc;
     weir_meta_context nc = {.type_id = type_id, .name = name};
-    return weir_store_put_contexts(e->store, &nc, 1, id);
+    rc = weir_store_put_contexts(e->store, &nc, 1, id);
+    if (rc == WEIR_EEXIST) {
+        /* another runner sharing the store made it meanwhile */
+        rc = weir_store_get_context_by_type_and_name(e->store, type_id, name, e->arena, &c);
+        if (rc == WEIR_OK) *id = c->id;
+    }
+    return rc;
 }
 
 /*
@@ -1327,6 +1333,8 @@ fail:
 const char *weir_engine_run_id(const weir_engine_t *e) { return e->run_id; }
 
 void weir_engine_cancel(weir_engine_t *e) { e->stop_req = 1; }
+
+void weir_engine_set_store(weir_engine_t *e, weir_store_t *store) { e->store = store; }
 
 void weir_engine_node(const weir_engine_t *e, size_t i, weir_node_info *out) {
     const struct node_rt *r = &e->rt[i];
