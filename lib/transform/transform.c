@@ -1209,6 +1209,16 @@ static weir_status finish_vocab(struct op *o) {
         counts_free(&o->cnt);
         return WEIR_OK;
     }
+    /* As tensorflow-transform: the empty string and tokens holding a line
+     * break never enter a vocabulary (its file is one token per line);
+     * they map like any unseen value. */
+    size_t m = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (all[j].n == 0 || memchr(all[j].p, '\n', all[j].n) || memchr(all[j].p, '\r', all[j].n))
+            continue;
+        all[m++] = all[j];
+    }
+    n = m;
     size_t keep = 0;
     while (keep < n && all[keep].count >= o->freq_threshold && (!o->top_k || keep < o->top_k)) keep++;
     o->vocab = calloc(keep ? keep : 1, sizeof *o->vocab);
