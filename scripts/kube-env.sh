@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # kube-env.sh — a real Kubernetes control plane for weir's tests: etcd (Debian's
 # etcd-server) and kube-apiserver (plus kube-controller-manager when built),
-# all on 127.0.0.1 with free ports. No kubelet, no containers: enough for
-# lib/kube and the operator's reconcile tests, not for running pods.
+# all on 127.0.0.1 with free ports. No node: enough for lib/kube and the
+# CRD and chart tests; scripts/kube-node.sh adds a real kubelet (built here
+# too) for pods that really run.
 #
 #   scripts/kube-env.sh build       build the Kubernetes binaries into the cache
 #                                   (reused when present) and print their dir
@@ -33,12 +34,13 @@ die() { echo "kube-env: error: $*" >&2; exit 1; }
 have_bins() { [ -x "$bindir/kube-apiserver" ]; }
 have_all() {
   have_bins && [ -x "$bindir/kube-controller-manager" ] && [ -x "$bindir/kube-scheduler" ] &&
-    [ -x "$bindir/kubectl" ]
+    [ -x "$bindir/kubectl" ] && [ -x "$bindir/kubelet" ]
 }
 
 # build [all]: kube-apiserver first, installed as soon as it is linked; the
-# controller-manager, scheduler and kubectl (for the scripts that drive the
-# cluster, when the machine has none) follow (start uses the controller-manager
+# controller-manager, scheduler, kubectl (for the scripts that drive the
+# cluster, when the machine has none) and kubelet (scripts/kube-node.sh)
+# follow (start uses the controller-manager
 # when present). Concurrent builds wait on a lock.
 cmd_build() {
   if have_all; then
@@ -65,7 +67,7 @@ cmd_build() {
     ldf="$ldf -X $pkg.gitMinor=$(echo "$v" | cut -d. -f2) -X $pkg.gitTreeState=clean"
     ldf="$ldf -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet; do
     [ -x "$bindir/$c" ] && continue
     log "go build $c ($(nproc) cores; this takes a while the first time)"
     go build -trimpath -ldflags "$ldf" -o "$bindir/.$c.tmp" "k8s.io/kubernetes/cmd/$c" >&2

@@ -67,41 +67,10 @@ ensure_packages() {
       DEBIAN_FRONTEND=noninteractive sudo_cmd apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >&2; }
 }
 
-# build: kubelet, the same way kube-env.sh builds the control plane (same
-# module in the cache's src/, same Go caches, same lock and version ldflags).
+# build: kubelet, with the control plane, by kube-env.sh (one module in the
+# cache's src/, the same Go caches, lock and version ldflags).
 cmd_build() {
-  if [ -x "$bindir/kubelet" ] && [ -x "$bindir/kube-scheduler" ]; then
-    echo "$bindir"
-    return 0
-  fi
-  command -v go >/dev/null || die "go is not installed; it is needed to build kubelet $K8S_VERSION"
-  mkdir -p "$kcache/src" "$bindir" "$cache_root/go/path" "$cache_root/go/mod" "$cache_root/go/build"
-  exec 9>"$kcache/build.lock"
-  flock 9
-  export GOPATH=$cache_root/go/path GOMODCACHE=$cache_root/go/mod GOCACHE=$cache_root/go/build
-  export GOTOOLCHAIN=local CGO_ENABLED=0
-  export GOFLAGS="-mod=mod -modcacherw"
-  cp "$repo/e2e/kube/go.mod" "$repo/e2e/kube/tools.go" "$kcache/src/"
-  [ -f "$repo/e2e/kube/go.sum" ] && cp "$repo/e2e/kube/go.sum" "$kcache/src/"
-  cd "$kcache/src"
-  local t0 ldf pkg c v=${K8S_VERSION#v}
-  t0=$(date +%s)
-  log "go mod tidy (k8s.io/kubernetes $K8S_VERSION)"
-  go mod tidy >&2
-  ldf="-s -w"
-  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ldf="$ldf -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=${v%%.*}"
-    ldf="$ldf -X $pkg.gitMinor=$(echo "$v" | cut -d. -f2) -X $pkg.gitTreeState=clean"
-    ldf="$ldf -X $pkg.buildDate=1970-01-01T00:00:00Z"
-  done
-  for c in kube-scheduler kubelet; do
-    [ -x "$bindir/$c" ] && continue
-    log "go build $c ($(nproc) cores)"
-    go build -trimpath -ldflags "$ldf" -o "$bindir/.$c.tmp" "k8s.io/kubernetes/cmd/$c" >&2
-    mv "$bindir/.$c.tmp" "$bindir/$c"
-    log "$c built after $(($(date +%s) - t0))s: $("$bindir/$c" --version)"
-  done
-  echo "$bindir"
+  "$here/kube-env.sh" build
 }
 
 free_port() {
