@@ -528,7 +528,7 @@ check_eq "Deployment weir-system/weir-operator accepted: 2 replicas, image local
   "2 localhost/weir-operator:0.1.0" \
   k -n weir-system get deploy weir-operator -o 'jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image}'
 check_eq "operator args: all namespaces, leader election, defaults" \
-  '--metadata=/var/lib/weir/metadata.sqlite --image-registry=localhost --image-tag=0.1.0 --image-pull-policy=IfNotPresent --listen=:8080 --leader-elect --lease-name=weir-operator --lease-namespace=$(POD_NAMESPACE) --max-runs=64 --max-pods=256 --s3-secret=weir-object-store --pod-service-account=weir-pipeline --log-format=json' \
+  '--metadata=/var/lib/weir/metadata.sqlite --image-registry=localhost --image-tag=0.1.0 --image-pull-policy=IfNotPresent --listen=:8080 --leader-elect --lease-name=weir-operator --lease-namespace=$(POD_NAMESPACE) --max-runs=256 --max-pods=512 --s3-secret=weir-object-store --pod-service-account=weir-pipeline --log-format=json' \
   k -n weir-system get deploy weir-operator -o 'jsonpath={range .spec.template.spec.containers[0].args[*]}{@} {end}'
 check_eq "probes /healthz and /readyz on port http (8080); metadata and /tmp are emptyDirs" \
   "/healthz /readyz 8080 metadata:{} tmp:{\"sizeLimit\":\"256Mi\"}" \

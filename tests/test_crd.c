@@ -204,7 +204,7 @@ static void test_pipeline_accepted_with_defaults(void **state) {
     OK(create_retry(&pipelines, p, &out));
     OK(weir_kube_get(C, &pipelines, NS, "churn", &got));
     const cJSON *comps = at(got, "spec.pipeline.components");
-    assert_int_equal(cJSON_GetArraySize(comps), 4);
+    assert_int_equal(cJSON_GetArraySize(comps), 5);
     const cJSON *c;
     cJSON_ArrayForEach(c, comps) {
         /* the example sets neither: the schema's defaults */
@@ -216,6 +216,9 @@ static void test_pipeline_accepted_with_defaults(void **state) {
     }
     assert_string_equal(str_at(got, "spec.pipeline.components.0.name"), "example_gen");
     assert_string_equal(str_at(got, "spec.pipeline.components.3.inputs.schema"), "schema_gen.schema");
+    /* a Transform spec is free-form params: kept whole */
+    assert_string_equal(str_at(got, "spec.pipeline.components.4.params.features.0.name"), "tenure_z");
+    assert_string_equal(str_at(got, "spec.pipeline.components.4.params.features.2.ops.1"), "log1p");
     /* preserve-unknown-fields keeps params and parameters as written */
     assert_int_equal(at(got, "spec.pipeline.components.0.params.splits.train")->valueint, 4);
     assert_string_equal(str_at(got, "spec.pipeline.components.0.params.missing.1"), "NA");
