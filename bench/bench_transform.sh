@@ -49,7 +49,7 @@ str="churn multiple_lines internet_service online_security online_backup device_
   cat <<EOF
 pipeline:
   name: bench_transform
-  root: $WORK/root
+  root: $WORK/pipeline-root
   components:
     - name: example_gen
       type: CsvExampleGen
@@ -69,15 +69,14 @@ EOF
   for c in $num; do echo "          - {name: ${c}_z, input: $c, ops: [scale_to_z_score]}"; done
   for c in $str; do echo "          - {name: ${c}_id, input: $c, ops: [compute_and_apply_vocabulary]}"; done
 } >"$WORK/pipeline.yaml"
-rm -rf "$WORK/root" "$WORK/meta.sqlite"
+rm -rf "$WORK/pipeline-root" "$WORK/meta.sqlite"
 "$BIN/weir" run "$WORK/pipeline.yaml" --store "$WORK/meta.sqlite" >"$WORK/run.log" 2>&1 ||
   { tail -20 "$WORK/run.log"; exit 1; }
-log=$(ls "$WORK"/root/transform/.system/*/logs/attempt-1.log)
+log=$(ls "$WORK"/pipeline-root/transform/.system/*/logs/attempt-1.log)
 line=$(grep '^analyzed ' "$log")
 echo "weir: $line"
 an_s=$(echo "$line" | sed -n 's/.*pass(es), \([0-9.]*\) s;.*/\1/p')
 ap_s=$(echo "$line" | sed -n 's/.* in \([0-9.]*\) s$/\1/p')
-rss=$(grep -h "weir-transform" "$WORK/run.log" >/dev/null 2>&1; echo "")
 w_an=$(echo "$ROWS / $an_s" | bc -l)
 w_ap=$(echo "$ROWS / $ap_s" | bc -l)
 printf 'weir  analyze %10.0f rows/s (%.2f s)   apply %10.0f rows/s (%.2f s, gzip TFRecords written)\n' \
