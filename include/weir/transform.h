@@ -87,13 +87,10 @@ void weir_transform_free(weir_transform_t *t);
 unsigned weir_transform_phases(const weir_transform_t *t);
 weir_status weir_transform_analyze_begin(weir_transform_t *t, unsigned phase);
 weir_status weir_transform_analyze_example(weir_transform_t *t, const weir_example *ex);
-/* Folds the accumulators of `other` (the same spec, the same phase, fed
- * other examples) into t's; other's are left empty. */
+/* Folds the accumulators of `other` (a transform built from the same spec,
+ * at the same phase, fed other examples) into t's; other's are left empty. */
 weir_status weir_transform_analyze_merge(weir_transform_t *t, weir_transform_t *other);
 weir_status weir_transform_analyze_end(weir_transform_t *t);
-/* A fresh copy of an unanalyzed spec with the analyzer results of the
- * phases done so far (for per-thread accumulators). */
-weir_status weir_transform_clone(const weir_transform_t *t, weir_transform_t **out);
 
 /* ------------------------------------------------------ the graph file */
 
