@@ -520,6 +520,52 @@ static void test_drift_linf(void **state) {
     protobuf_c_message_free_unpacked(&cur->base, NULL);
 }
 
+static void test_skew_linf(void **state) {
+    (void)state;
+    weir_tfmd_dataset_stats *train = small_stats();
+    /* serving: s is all "a" */
+    weir_stats_acc_t *acc = NULL;
+    assert_int_equal(weir_stats_acc_new(NULL, &acc), WEIR_OK);
+    weir_bytes a1 = {(const uint8_t *)"a", 1};
+    for (int k = 0; k < 4; k++) {
+        weir_feature f = {.name = "s", .kind = WEIR_FEATURE_BYTES, .count = 1, .v.bytes = &a1};
+        weir_example e = {&f, 1};
+        assert_int_equal(weir_stats_acc_add(acc, &e), WEIR_OK);
+    }
+    weir_tfmd_dataset_stats *serving = NULL;
+    assert_int_equal(weir_stats_acc_finish(acc, &serving), WEIR_OK);
+    weir_stats_acc_free(acc);
+    schema_t *s = (schema_t *)parse_ok(
+        "feature { name: \"s\" type: BYTES skew_comparator { infinity_norm { threshold: 0.1 } } }\n"
+        "feature { name: \"x\" type: INT }\nfeature { name: \"y\" type: FLOAT }\n",
+        &tensorflow__metadata__v0__schema__descriptor);
+    weir_tfmd_anomalies *a = NULL;
+    assert_int_equal(weir_validate_ex(train, s, NULL, serving, &a), WEIR_OK);
+    const Tensorflow__Metadata__V0__AnomalyInfo *i = anomaly(a, "s");
+    assert_non_null(i);
+    assert_int_equal(i->reason[0]->type,
+                     TENSORFLOW__METADATA__V0__ANOMALY_INFO__TYPE__COMPARATOR_L_INFTY_HIGH);
+    assert_string_equal(i->short_description, "High Linfty distance between training and serving");
+    assert_non_null(strstr(i->description, "between training and serving is 0.5 "));
+    protobuf_c_message_free_unpacked(&a->base, NULL);
+    /* a drift comparator is not a skew comparator: serving alone finds nothing */
+    schema_t *d = (schema_t *)parse_ok(
+        "feature { name: \"s\" type: BYTES drift_comparator { infinity_norm { threshold: 0.1 } } }\n"
+        "feature { name: \"x\" type: INT }\nfeature { name: \"y\" type: FLOAT }\n",
+        &tensorflow__metadata__v0__schema__descriptor);
+    assert_int_equal(weir_validate_ex(train, d, NULL, serving, &a), WEIR_OK);
+    assert_null(anomaly(a, "s"));
+    protobuf_c_message_free_unpacked(&a->base, NULL);
+    /* the same data on both sides: no skew */
+    assert_int_equal(weir_validate_ex(train, s, NULL, train, &a), WEIR_OK);
+    assert_null(anomaly(a, "s"));
+    protobuf_c_message_free_unpacked(&a->base, NULL);
+    protobuf_c_message_free_unpacked(&d->base, NULL);
+    protobuf_c_message_free_unpacked(&s->base, NULL);
+    protobuf_c_message_free_unpacked(&serving->base, NULL);
+    protobuf_c_message_free_unpacked(&train->base, NULL);
+}
+
 static void test_split_names(void **state) {
     (void)state;
     char **v;
@@ -545,6 +591,7 @@ int main(void) {
         cmocka_unit_test(test_schema_inference),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_drift_linf),
+        cmocka_unit_test(test_skew_linf),
         cmocka_unit_test(test_split_names),
     };
     return cmocka_run_group_tests_name("tfmd", tests, NULL, NULL);

@@ -9,6 +9,10 @@
  * anomalies_<split>. Anomalies are an output, not a failure, unless
  * params.fail_on_anomalies is true.
  *
+ * With params.skew_split, each other split (training) is also compared with
+ * that split (serving) for every feature whose schema entry has a
+ * skew_comparator.
+ *
  * With the optional input baseline_statistics (a previous span's
  * statistics), features whose schema entry has a drift_comparator are also
  * checked for drift against Split-<baseline_split>/FeatureStats.pb of the
@@ -74,7 +78,8 @@ static weir_status run(const weir_executor_input_t *in, weir_executor_output_t *
                        int64_t *found, int *fail_on) {
     weir_status rc;
     weir_artifact_ref st, base;
-    const char *schema_uri = NULL, *anom_uri = NULL, *bsplit = NULL;
+    const char *schema_uri = NULL, *anom_uri = NULL, *bsplit = NULL, *skew = NULL;
+    weir_tfmd_stats_list *serving = NULL;
     char **bsplits = NULL;
     size_t nbsplits = 0;
     int has_base = weir_executor_input_count(in, "baseline_statistics") > 0;
@@ -87,8 +92,10 @@ static weir_status run(const weir_executor_input_t *in, weir_executor_output_t *
         (rc = weir_executor_input_artifact(in, "statistics", 0, &st)) ||
         (rc = weir_executor_input_uri(in, "schema", &schema_uri)) ||
         (rc = weir_executor_input_output_uri(in, "anomalies", &anom_uri)) ||
-        (rc = weir_executor_input_param_string(in, "baseline_split", NULL, &bsplit)))
+        (rc = weir_executor_input_param_string(in, "baseline_split", NULL, &bsplit)) ||
+        (rc = weir_executor_input_param_string(in, "skew_split", NULL, &skew)))
         return rc;
+    if (skew && !*skew) skew = NULL;
     if (bsplit && !*bsplit) bsplit = NULL;
     if (bsplit && (strchr(bsplit, '/') || strchr(bsplit, '\\') || strcmp(bsplit, ".") == 0 ||
                    strcmp(bsplit, "..") == 0 || strlen(bsplit) > 200))
@@ -121,6 +128,24 @@ static weir_status run(const weir_executor_input_t *in, weir_executor_output_t *
         goto out;
     }
     if ((rc = weir_tfmd_split_names(sn->valuestring, &splits, &nsplits))) goto out;
+    if (skew) {
+        /* the split that stands for serving: every other split is
+         * training data compared with it (skew_comparator) */
+        if (!has_split(splits, nsplits, skew)) {
+            rc = weir_errorf(WEIR_EINVAL, "params.skew_split \"%s\" is not a split of the "
+                             "statistics (%s); name the split that stands for serving data",
+                             skew, sn->valuestring);
+            goto out;
+        }
+        char rel[512];
+        snprintf(rel, sizeof rel, "Split-%s/FeatureStats.pb", skew);
+        char *sf = weir_io_join(st.uri, rel);
+        rc = sf ? weir_stats_load(sf, &serving) : weir_errorf(WEIR_ENOMEM, "out of memory");
+        free(sf);
+        if (!rc && serving->n_datasets < 1)
+            rc = weir_errorf(WEIR_ECORRUPT, "serving statistics of split %s hold no data set", skew);
+        if (rc) goto out;
+    }
     if (!(done = cJSON_CreateArray())) {
         rc = weir_errorf(WEIR_ENOMEM, "out of memory");
         goto out;
@@ -142,7 +167,10 @@ static weir_status run(const weir_executor_input_t *in, weir_executor_output_t *
         if (!rc && has_base)
             rc = load_baseline(&base, bsplits, bsplits ? nbsplits : 0, bsplit, splits[i], &prev);
         if (!rc)
-            rc = weir_validate(l->datasets[0], schema, prev ? prev->datasets[0] : NULL, &a);
+            rc = weir_validate_ex(l->datasets[0], schema, prev ? prev->datasets[0] : NULL,
+                                  serving && strcmp(splits[i], skew) != 0 ? serving->datasets[0]
+                                                                          : NULL,
+                                  &a);
         if (!rc) {
             size_t n = tensorflow__metadata__v0__anomalies__get_packed_size(a);
             buf = malloc(n ? n : 1);
@@ -187,6 +215,7 @@ out:
     weir_tfmd_split_names_free(splits, nsplits);
     weir_tfmd_split_names_free(bsplits, nbsplits);
     if (schema) protobuf_c_message_free_unpacked(&schema->base, NULL);
+    if (serving) protobuf_c_message_free_unpacked(&serving->base, NULL);
     return rc;
 }
 

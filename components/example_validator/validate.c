@@ -12,7 +12,7 @@
  * drift_comparator (L-infinity distance for categorical features, approximate
  * Jensen-Shannon divergence over histograms for numeric ones).
  * Not for: sparse / weighted / struct features, environments, dataset-level
- * constraints, skew (training vs serving), which are not checked.
+ * constraints, which are not checked.
  */
 #include <math.h>
 #include <stdio.h>
@@ -552,22 +552,28 @@ static double jsd(const Tensorflow__Metadata__V0__Histogram *a,
     return js;
 }
 
-static weir_status check_drift(const feature_t *f, const weir_tfmd_feature_stats *cur,
-                               const weir_tfmd_feature_stats *prev, reasons *rs) {
-    const Tensorflow__Metadata__V0__FeatureComparator *c = f->drift_comparator;
+/* Drift (current vs previous span, the schema's drift_comparator) and skew
+ * (training vs serving, its skew_comparator) are the same comparison with
+ * other names, as in TFDV. */
+static weir_status check_compare(const Tensorflow__Metadata__V0__FeatureComparator *c,
+                                 const char *cur_name, const char *prev_name,
+                                 const weir_tfmd_feature_stats *cur,
+                                 const weir_tfmd_feature_stats *prev, reasons *rs) {
     if (!c || !prev) return WEIR_OK;
     if (c->infinity_norm && c->infinity_norm->has_threshold &&
         cur->stats_case == TENSORFLOW__METADATA__V0__FEATURE_NAME_STATISTICS__STATS_STRING_STATS) {
         const char *val = "";
         double d = linf(cur, prev, &val);
         if (d > c->infinity_norm->threshold) {
+            char shortd[128];
+            snprintf(shortd, sizeof shortd, "High Linfty distance between %s and %s", cur_name,
+                     prev_name);
             weir_status rc = add_reason(
-                rs, T(COMPARATOR_L_INFTY_HIGH),
-                "High Linfty distance between current and previous",
-                "The Linfty distance between current and previous is %.6g (up to six significant "
+                rs, T(COMPARATOR_L_INFTY_HIGH), shortd,
+                "The Linfty distance between %s and %s is %.6g (up to six significant "
                 "digits), above the threshold %.6g. The feature value with maximum difference "
                 "is: %s",
-                d, c->infinity_norm->threshold, val);
+                cur_name, prev_name, d, c->infinity_norm->threshold, val);
             if (rc) return rc;
         }
     }
@@ -576,12 +582,15 @@ static weir_status check_drift(const feature_t *f, const weir_tfmd_feature_stats
         if (ha && hb) {
             double d = jsd(ha, hb);
             if (d > c->jensen_shannon_divergence->threshold) {
+                char shortd[128];
+                snprintf(shortd, sizeof shortd,
+                         "High approximate Jensen-Shannon divergence between %s and %s", cur_name,
+                         prev_name);
                 weir_status rc = add_reason(
-                    rs, T(COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH),
-                    "High approximate Jensen-Shannon divergence between current and previous",
-                    "The approximate Jensen-Shannon divergence between current and previous is "
+                    rs, T(COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH), shortd,
+                    "The approximate Jensen-Shannon divergence between %s and %s is "
                     "%.6g (up to six significant digits), above the threshold %.6g.",
-                    d, c->jensen_shannon_divergence->threshold);
+                    cur_name, prev_name, d, c->jensen_shannon_divergence->threshold);
                 if (rc) return rc;
             }
         }
@@ -616,6 +625,12 @@ static int deprecated(const feature_t *f) {
 
 weir_status weir_validate(const weir_tfmd_dataset_stats *ds, const weir_tfmd_schema *schema,
                           const weir_tfmd_dataset_stats *previous, weir_tfmd_anomalies **out) {
+    return weir_validate_ex(ds, schema, previous, NULL, out);
+}
+
+weir_status weir_validate_ex(const weir_tfmd_dataset_stats *ds, const weir_tfmd_schema *schema,
+                             const weir_tfmd_dataset_stats *previous,
+                             const weir_tfmd_dataset_stats *serving, weir_tfmd_anomalies **out) {
     weir_tfmd_anomalies *a = malloc(sizeof *a);
     if (!a) return oom();
     weir_tfmd_anomalies init = TENSORFLOW__METADATA__V0__ANOMALIES__INIT;
@@ -665,10 +680,12 @@ weir_status weir_validate(const weir_tfmd_dataset_stats *ds, const weir_tfmd_sch
         }
         rc = check_counts(f, fs, ds->num_examples, &rs);
         if (!rc) rc = check_domains(schema, f, fs, &rs);
-        if (!rc && previous) {
-            const weir_tfmd_feature_stats *pf = weir_tfmd_find_feature(previous, f->name);
-            rc = check_drift(f, fs, pf, &rs);
-        }
+        if (!rc && previous)
+            rc = check_compare(f->drift_comparator, "current", "previous", fs,
+                               weir_tfmd_find_feature(previous, f->name), &rs);
+        if (!rc && serving)
+            rc = check_compare(f->skew_comparator, "training", "serving", fs,
+                               weir_tfmd_find_feature(serving, f->name), &rs);
         if (!rc) rc = emit(a, f->name, &rs);
     }
     for (size_t i = 0; i < ds->n_features && !rc; i++) {

@@ -146,6 +146,12 @@ weir_status weir_schema_load(const char *uri, weir_tfmd_schema **out);
  */
 weir_status weir_validate(const weir_tfmd_dataset_stats *ds, const weir_tfmd_schema *schema,
                           const weir_tfmd_dataset_stats *previous, weir_tfmd_anomalies **out);
+/* The same, also checking skew: each feature with a skew_comparator is
+ * compared with its statistics in `serving` (may be NULL), as TFDV's
+ * validate_statistics(serving_statistics=...) does. */
+weir_status weir_validate_ex(const weir_tfmd_dataset_stats *ds, const weir_tfmd_schema *schema,
+                             const weir_tfmd_dataset_stats *previous,
+                             const weir_tfmd_dataset_stats *serving, weir_tfmd_anomalies **out);
 
 /* Reads a SchemaDiff.pb (binary Anomalies). Caller frees. */
 weir_status weir_anomalies_load(const char *uri, weir_tfmd_anomalies **out);

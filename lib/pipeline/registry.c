@@ -88,6 +88,8 @@ static const weir_param_def validator_params[] = {
     {"fail_on_anomalies", WEIR_PARAM_BOOL, 0, "fail the node when any anomaly is found (default false)"},
     {"baseline_split", WEIR_PARAM_STRING, 0,
      "split of baseline_statistics to compare each split with for drift (default: the same split)"},
+    {"skew_split", WEIR_PARAM_STRING, 0,
+     "split standing for serving data: the others are checked against it for skew"},
 };
 
 static const weir_slot_def transform_in[] = {

@@ -472,3 +472,53 @@ def test_two_splits_through_all_three(weir_bin, tmp_path):
     assert (tmp_path / "an" / "Split-train" / "SchemaDiff.pb").exists()
     assert not (tmp_path / "an" / "Split-eval").exists()
     assert rep["execution"]["custom_properties"]["anomalies_train"] == 0
+
+
+def test_skew_matches_tfdv(weir_bin, churn, tmp_path):
+    """Training vs serving skew (the schema's skew_comparator): weir's
+    ExampleValidator with params.skew_split finds what TFDV's
+    validate_statistics(serving_statistics=...) finds, with the same
+    distance and the same value."""
+    # serving: the newer customers only (tenure < 12), where month-to-month
+    # contracts dominate
+    lines = CHURN.read_text().splitlines()
+    tenure = lines[0].split(",").index('"tenure"')
+    keep = [lines[0]] + [ln for ln in lines[1:] if int(ln.split(",")[tenure]) < 12]
+    serving_csv = tmp_path / "serving.csv"
+    serving_csv.write_text("\n".join(keep) + "\n")
+    (tmp_path / "serving").mkdir()
+    serving = Dataset(weir_bin, tmp_path / "serving", serving_csv, ("", "NA"))
+    stats = tmp_path / "stats"
+    for split, src in (("train", churn.stats_file), ("serving", serving.stats_file)):
+        (stats / f"Split-{split}").mkdir(parents=True)
+        (stats / f"Split-{split}" / "FeatureStats.pb").write_bytes(src.read_bytes())
+    schema_file = infer_weir_schema(weir_bin, churn)
+    text = schema_file.read_text().replace(
+        'name: "contract"\n',
+        'name: "contract"\n  skew_comparator {\n    infinity_norm {\n      threshold: 0.01\n    }\n  }\n', 1)
+    assert "skew_comparator" in text
+    (tmp_path / "schema").mkdir()
+    (tmp_path / "schema" / "schema.pbtxt").write_text(text)
+    proc, _ = run_component(
+        weir_bin, "weir-example-validator", tmp_path, "ExampleValidator",
+        {"statistics": [{"id": 3, "type": "ExampleStatistics", "uri": str(stats) + "/",
+                         "properties": {"split_names": "[\"train\",\"serving\"]"}}],
+         "schema": [{"id": 4, "type": "Schema", "uri": str(tmp_path / "schema") + "/"}]},
+        {"anomalies": [{"type": "ExampleAnomalies", "uri": str(tmp_path / "anomalies") + "/"}]},
+        params={"skew_split": "serving"})
+    assert proc.returncode == 0, proc.stderr
+    ours = anomalies_pb2.Anomalies.FromString(
+        (tmp_path / "anomalies" / "Split-train" / "SchemaDiff.pb").read_bytes())
+    theirs = tfdv.validate_statistics(
+        churn.weir, tfdv.load_schema_text(str(tmp_path / "schema" / "schema.pbtxt")),
+        serving_statistics=tfdv.load_stats_binary(str(serving.stats_file)))
+    assert "contract" in ours.anomaly_info, dict(ours.anomaly_info)
+    assert "contract" in theirs.anomaly_info, dict(theirs.anomaly_info)
+    o, t = ours.anomaly_info["contract"], theirs.anomaly_info["contract"]
+    assert o.reason[0].type == t.reason[0].type == anomalies_pb2.AnomalyInfo.COMPARATOR_L_INFTY_HIGH
+    assert o.short_description == t.short_description
+    assert o.description == t.description, (o.description, t.description)
+    # the serving split is not compared with itself
+    ours_serving = anomalies_pb2.Anomalies.FromString(
+        (tmp_path / "anomalies" / "Split-serving" / "SchemaDiff.pb").read_bytes())
+    assert "contract" not in ours_serving.anomaly_info
