@@ -76,7 +76,7 @@ log=$(ls "$WORK"/pipeline-root/transform/.system/*/logs/attempt-1.log)
 line=$(grep '^analyzed ' "$log")
 echo "weir: $line"
 an_s=$(echo "$line" | sed -n 's/.*pass(es), \([0-9.]*\) s;.*/\1/p')
-ap_s=$(echo "$line" | sed -n 's/.* in \([0-9.]*\) s$/\1/p')
+ap_s=$(echo "$line" | sed -n 's/.* in \([0-9.]*\) s;.*/\1/p')
 w_an=$(echo "$ROWS / $an_s" | bc -l)
 w_ap=$(echo "$ROWS / $ap_s" | bc -l)
 printf 'weir  analyze %10.0f rows/s (%.2f s)   apply %10.0f rows/s (%.2f s, gzip TFRecords written)\n' \

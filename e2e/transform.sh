@@ -71,6 +71,24 @@ else
   not_ok "the pipeline with user code (examples/transform_udf) runs"
 fi
 
+# the thread count changes nothing: the same graph and the same bytes
+same_threads() {
+  local t r
+  for t in 1 3; do
+    r=$work/threads-$t
+    WEIR_THREADS=$t "$bin/weir" run examples/ames/pipeline.yaml --param root="$r" \
+      --store "$work/threads-$t.sqlite" >"$work/threads-$t.log" 2>&1 || return 1
+    grep -q "$t thread(s)" "$r"/transform/.system/*/logs/attempt-1.log || return 1
+  done
+  cmp -s "$work"/threads-1/transform/transform_graph/*/transform_graph.json \
+    "$work"/threads-3/transform/transform_graph/*/transform_graph.json || return 1
+  for split in train eval; do
+    cmp -s <(zcat "$work"/threads-1/transform/transformed_examples/*/Split-$split/*) \
+      <(zcat "$work"/threads-3/transform/transformed_examples/*/Split-$split/*) || return 1
+  done
+}
+check "1 thread or 3: the same graph and the same transformed bytes (ames)" same_threads
+
 # churn's contract vocabulary: most frequent first, counted on the train split
 g=$(ls -d "$work"/churn/transform/transform_graph/*/ | head -1)
 check "churn: contract vocabulary in frequency order" \

@@ -87,6 +87,17 @@ void weir_transform_free(weir_transform_t *t);
 unsigned weir_transform_phases(const weir_transform_t *t);
 weir_status weir_transform_analyze_begin(weir_transform_t *t, unsigned phase);
 weir_status weir_transform_analyze_example(weir_transform_t *t, const weir_example *ex);
+/*
+ * The same for output features first, first+step, ... only, with scratch
+ * memory from `arena` (reset by the caller). Threads may feed one example
+ * (or a batch) at once when each takes its own `first` with the same
+ * `step`: no two touch the same analyzer. User code (module_file) runs in
+ * each call.
+ */
+weir_status weir_transform_analyze_part(weir_transform_t *t, const weir_example *ex,
+                                        weir_arena_t *arena, size_t first, size_t step);
+/* 1 when the spec names a module_file. */
+int weir_transform_has_module(const weir_transform_t *t);
 /* Folds the accumulators of `other` (a transform built from the same spec,
  * at the same phase, fed other examples) into t's; other's are left empty. */
 weir_status weir_transform_analyze_merge(weir_transform_t *t, weir_transform_t *other);

@@ -1131,16 +1131,13 @@ static weir_status accumulate(struct op *o, const struct vals *v) {
     return WEIR_OK;
 }
 
-weir_status weir_transform_analyze_example(weir_transform_t *t, const weir_example *raw) {
-    weir_arena_t *a = NULL;
-    weir_status rc = weir_arena_new(4096, 0, &a);
-    if (rc) return rc;
+weir_status weir_transform_analyze_part(weir_transform_t *t, const weir_example *raw,
+                                        weir_arena_t *a, size_t first, size_t step) {
     weir_example aug, *ex = &aug;
-    if ((rc = augment(t, raw, a, &aug))) {
-        weir_arena_free(a);
-        return rc;
-    }
-    for (size_t i = 0; i < t->nf && !rc; i++) {
+    weir_status rc = augment(t, raw, a, &aug);
+    if (rc) return rc;
+    if (step == 0) step = 1;
+    for (size_t i = first; i < t->nf && !rc; i += step) {
         struct feat *f = &t->f[i];
         for (size_t k = 0; k < f->nops && !rc; k++) {
             struct op *o = &f->ops[k];
@@ -1151,9 +1148,19 @@ weir_status weir_transform_analyze_example(weir_transform_t *t, const weir_examp
             break; /* later ops depend on this one */
         }
     }
+    return rc;
+}
+
+weir_status weir_transform_analyze_example(weir_transform_t *t, const weir_example *raw) {
+    weir_arena_t *a = NULL;
+    weir_status rc = weir_arena_new(4096, 0, &a);
+    if (rc) return rc;
+    rc = weir_transform_analyze_part(t, raw, a, 0, 1);
     weir_arena_free(a);
     return rc;
 }
+
+int weir_transform_has_module(const weir_transform_t *t) { return t->module_file != NULL; }
 
 weir_status weir_transform_analyze_merge(weir_transform_t *t, weir_transform_t *other) {
     for (size_t i = 0; i < t->nf; i++)
