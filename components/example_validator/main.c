@@ -219,51 +219,21 @@ out:
     return rc;
 }
 
-int main(int argc, char **argv) {
-    const char *source = NULL;
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--executor-input") == 0) source = argv[i + 1];
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: weir-example-validator --executor-input URI\n"
-                   "Runs as one node of a weir pipeline: reads the executor input document at\n"
-                   "URI (docs/executor-contract.md) and writes its outputs and\n"
-                   "executor_output.json where that document says.\n");
-            return 0;
-        }
-    if (!source) {
-        fprintf(stderr, "usage: weir-example-validator --executor-input URI\n");
-        return 2;
-    }
-    weir_log_init_from_env();
-    weir_executor_input_t *in = NULL;
-    weir_executor_output_t *out = NULL;
-    int ret = 1, fail_on = 0;
+static weir_status run_and_judge(const weir_executor_input_t *in, weir_executor_output_t *out) {
+    int fail_on = 0;
     int64_t found = 0;
-    if (weir_executor_input_load(source, &in)) {
-        fprintf(stderr, "weir-example-validator: %s\n", weir_error_message());
-        return 2;
-    }
-    if (weir_executor_output_new(in, &out)) goto fail;
-    if (run(in, out, &found, &fail_on)) goto fail;
-    if (fail_on && found > 0) {
-        weir_errorf(WEIR_EINVAL,
-                    "%lld feature(s) have anomalies and params.fail_on_anomalies is true; see "
-                    "SchemaDiff.pb in the anomalies output",
-                    (long long)found);
-        goto fail;
-    }
-    if (weir_executor_output_write(out)) goto fail;
-    ret = 0;
-    goto done;
-fail:
-    fprintf(stderr, "weir-example-validator: %s\n", weir_error_message());
-    if (out) {
-        weir_executor_output_set_failure(out, "%s", weir_error_message());
-        weir_executor_output_write(out);
-    }
-done:
-    weir_executor_output_free(out);
-    weir_executor_input_free(in);
-    return ret;
+    weir_status rc = run(in, out, &found, &fail_on);
+    if (!rc && fail_on && found > 0)
+        rc = weir_errorf(WEIR_EINVAL,
+                         "%lld feature(s) have anomalies and params.fail_on_anomalies is true; see "
+                         "SchemaDiff.pb in the anomalies output",
+                         (long long)found);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    return weir_component_main(argc, argv, "weir-example-validator",
+        "Runs as one node of a weir pipeline: reads the executor input document at\n"
+        "URI (docs/executor-contract.md) and writes its outputs and\n"
+        "executor_output.json where that document says.\n", run_and_judge);
 }

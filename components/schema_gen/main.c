@@ -110,54 +110,24 @@ static weir_status infer_schema(const weir_executor_input_t *in, const char *dst
     return rc;
 }
 
-int main(int argc, char **argv) {
-    const char *source = NULL;
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--executor-input") == 0) source = argv[i + 1];
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: weir-schema-gen --executor-input URI\n"
-                   "Runs as one node of a weir pipeline: reads the executor input document at\n"
-                   "URI (docs/executor-contract.md) and writes its outputs and\n"
-                   "executor_output.json where that document says.\n");
-            return 0;
-        }
-    if (!source) {
-        fprintf(stderr, "usage: weir-schema-gen --executor-input URI\n");
-        return 2;
-    }
-    weir_log_init_from_env();
-    weir_executor_input_t *in = NULL;
-    weir_executor_output_t *out = NULL;
-    char *dst = NULL;
-    int ret = 1;
-    if (weir_executor_input_load(source, &in)) {
-        fprintf(stderr, "weir-schema-gen: %s\n", weir_error_message());
-        return 2;
-    }
-    if (weir_executor_output_new(in, &out)) goto fail;
+static weir_status run(const weir_executor_input_t *in, weir_executor_output_t *out) {
+    (void)out;
     const char *schema_uri;
-    if (weir_executor_input_output_uri(in, "schema", &schema_uri)) goto fail;
-    dst = weir_io_join(schema_uri, "schema.pbtxt");
-    if (!dst) goto fail;
-    weir_status rc;
+    weir_status rc = weir_executor_input_output_uri(in, "schema", &schema_uri);
+    if (rc) return rc;
+    char *dst = weir_io_join(schema_uri, "schema.pbtxt");
+    if (!dst) return weir_errorf(WEIR_ENOMEM, "out of memory");
     if (strcmp(weir_executor_input_component_type(in), "ImportSchemaGen") == 0)
         rc = import_schema(in, dst);
     else
         rc = infer_schema(in, dst);
-    if (rc) goto fail;
-    if (weir_executor_output_write(out)) goto fail;
-    ret = 0;
-    goto done;
-fail:
-    fprintf(stderr, "weir-schema-gen: %s\n", weir_error_message());
-    if (out) {
-        weir_executor_output_set_failure(out, "%s", weir_error_message());
-        weir_executor_output_write(out);
-    }
-done:
     free(dst);
-    weir_executor_output_free(out);
-    weir_executor_input_free(in);
-    return ret;
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    return weir_component_main(argc, argv, "weir-schema-gen",
+        "Runs as one node of a weir pipeline: reads the executor input document at\n"
+        "URI (docs/executor-contract.md) and writes its outputs and\n"
+        "executor_output.json where that document says.\n", run);
 }

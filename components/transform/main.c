@@ -439,45 +439,7 @@ out:
 }
 
 int main(int argc, char **argv) {
-    const char *source = NULL;
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: weir-transform --executor-input URI\n"
-                   "TFX's Transform: analyzes the train split, writes the TransformGraph\n"
-                   "(docs/components/transform.md) and the transformed examples.\n");
-            return 0;
-        }
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--executor-input") == 0) source = argv[i + 1];
-    if (!source) {
-        fprintf(stderr, "usage: weir-transform --executor-input URI\n");
-        return 2;
-    }
-    weir_log_init_from_env();
-    weir_executor_input_t *in = NULL;
-    weir_executor_output_t *out = NULL;
-    int ret = 1;
-    if (weir_executor_input_load(source, &in)) {
-        fprintf(stderr, "weir-transform: %s\n", weir_error_message());
-        return 1;
-    }
-    if (weir_executor_output_new(in, &out)) {
-        fprintf(stderr, "weir-transform: %s\n", weir_error_message());
-        weir_executor_input_free(in);
-        return 1;
-    }
-    weir_status rc = run(in, out);
-    if (rc) {
-        fprintf(stderr, "weir-transform: %s\n", weir_error_message());
-        weir_executor_output_set_failure(out, "%s", weir_error_message());
-    } else {
-        ret = 0;
-    }
-    if (weir_executor_output_write(out)) {
-        fprintf(stderr, "weir-transform: writing executor output: %s\n", weir_error_message());
-        ret = 1;
-    }
-    weir_executor_output_free(out);
-    weir_executor_input_free(in);
-    return ret;
+    return weir_component_main(argc, argv, "weir-transform",
+        "TFX's Transform: analyzes the train split, writes the TransformGraph\n"
+        "(docs/components/transform.md) and the transformed examples.\n", run);
 }

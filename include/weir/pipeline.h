@@ -464,6 +464,17 @@ weir_status weir_executor_output_set_failure(weir_executor_output_t *o, const ch
 /* Writes the report atomically to the input's output_file (or `uri`), via
  * weir_io_write_all(). */
 weir_status weir_executor_output_write(const weir_executor_output_t *o);
+
+/*
+ * The whole main() of a component program: --help (prints `about` after
+ * the usage line), --executor-input URI, logging from the environment,
+ * loading the input, run(), and executor_output.json written either way
+ * (with the failure message when run() fails). Returns the exit status: 0,
+ * 1 when run() fails, 2 for bad arguments or an unreadable input.
+ */
+int weir_component_main(int argc, char **argv, const char *prog, const char *about,
+                        weir_status (*run)(const weir_executor_input_t *in,
+                                           weir_executor_output_t *out));
 weir_status weir_executor_output_write_to(const weir_executor_output_t *o, const char *uri);
 /* The report as JSON text (caller frees). */
 weir_status weir_executor_output_to_json(const weir_executor_output_t *o, char **json);

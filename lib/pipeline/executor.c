@@ -1095,3 +1095,40 @@ const cJSON *weir_executor_output_execution_properties(const weir_executor_outpu
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(o->doc, "execution");
     return cJSON_GetObjectItemCaseSensitive(ex, "custom_properties");
 }
+
+int weir_component_main(int argc, char **argv, const char *prog, const char *about,
+                        weir_status (*run)(const weir_executor_input_t *in,
+                                           weir_executor_output_t *out)) {
+    const char *source = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: %s --executor-input URI\n%s", prog, about);
+            return 0;
+        }
+        if (strcmp(argv[i], "--executor-input") == 0 && i + 1 < argc) source = argv[++i];
+    }
+    if (!source) {
+        fprintf(stderr, "usage: %s --executor-input URI\n", prog);
+        return 2;
+    }
+    weir_log_init_from_env();
+    weir_executor_input_t *in = NULL;
+    weir_executor_output_t *out = NULL;
+    int ret = 1;
+    if (weir_executor_input_load(source, &in)) {
+        fprintf(stderr, "%s: %s\n", prog, weir_error_message());
+        return 2;
+    }
+    if (weir_executor_output_new(in, &out) || run(in, out) || weir_executor_output_write(out)) {
+        fprintf(stderr, "%s: %s\n", prog, weir_error_message());
+        if (out) {
+            weir_executor_output_set_failure(out, "%s", weir_error_message());
+            (void)weir_executor_output_write(out);
+        }
+    } else {
+        ret = 0;
+    }
+    weir_executor_output_free(out);
+    weir_executor_input_free(in);
+    return ret;
+}
