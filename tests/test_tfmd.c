@@ -480,10 +480,8 @@ static void test_validation(void **state) {
     protobuf_c_message_free_unpacked(&ds->base, NULL);
 }
 
-static void test_drift_linf(void **state) {
-    (void)state;
-    weir_tfmd_dataset_stats *cur = small_stats();
-    /* previous: s is all "a" */
+/* Statistics of four examples whose feature s is "a". */
+static weir_tfmd_dataset_stats *all_a_stats(void) {
     weir_stats_acc_t *acc = NULL;
     assert_int_equal(weir_stats_acc_new(NULL, &acc), WEIR_OK);
     weir_bytes a1 = {(const uint8_t *)"a", 1};
@@ -492,9 +490,16 @@ static void test_drift_linf(void **state) {
         weir_example e = {&f, 1};
         assert_int_equal(weir_stats_acc_add(acc, &e), WEIR_OK);
     }
-    weir_tfmd_dataset_stats *prev = NULL;
-    assert_int_equal(weir_stats_acc_finish(acc, &prev), WEIR_OK);
+    weir_tfmd_dataset_stats *ds = NULL;
+    assert_int_equal(weir_stats_acc_finish(acc, &ds), WEIR_OK);
     weir_stats_acc_free(acc);
+    return ds;
+}
+
+static void test_drift_linf(void **state) {
+    (void)state;
+    weir_tfmd_dataset_stats *cur = small_stats();
+    weir_tfmd_dataset_stats *prev = all_a_stats(); /* previous: s is all "a" */
     schema_t *s = (schema_t *)parse_ok(
         "feature { name: \"s\" type: BYTES drift_comparator { infinity_norm { threshold: 0.1 } } }\n"
         "feature { name: \"x\" type: INT }\nfeature { name: \"y\" type: FLOAT }\n",
@@ -523,18 +528,7 @@ static void test_drift_linf(void **state) {
 static void test_skew_linf(void **state) {
     (void)state;
     weir_tfmd_dataset_stats *train = small_stats();
-    /* serving: s is all "a" */
-    weir_stats_acc_t *acc = NULL;
-    assert_int_equal(weir_stats_acc_new(NULL, &acc), WEIR_OK);
-    weir_bytes a1 = {(const uint8_t *)"a", 1};
-    for (int k = 0; k < 4; k++) {
-        weir_feature f = {.name = "s", .kind = WEIR_FEATURE_BYTES, .count = 1, .v.bytes = &a1};
-        weir_example e = {&f, 1};
-        assert_int_equal(weir_stats_acc_add(acc, &e), WEIR_OK);
-    }
-    weir_tfmd_dataset_stats *serving = NULL;
-    assert_int_equal(weir_stats_acc_finish(acc, &serving), WEIR_OK);
-    weir_stats_acc_free(acc);
+    weir_tfmd_dataset_stats *serving = all_a_stats(); /* serving: s is all "a" */
     schema_t *s = (schema_t *)parse_ok(
         "feature { name: \"s\" type: BYTES skew_comparator { infinity_norm { threshold: 0.1 } } }\n"
         "feature { name: \"x\" type: INT }\nfeature { name: \"y\" type: FLOAT }\n",
