@@ -1,15 +1,20 @@
 /*
  * api_meta.c — the ML-Metadata resources of weir-server (docs/server.md):
  *
- *   GET  /api/v1/types?kind=artifact|execution|context
- *   GET  /api/v1/artifacts?type=&uri=&context=&state=&order=&page_size=&page_token=
+ *   GET  /api/v1/types?kind=artifact|execution|context[&name=&version=]   /api/v1/types/{id}
+ *   GET  /api/v1/artifacts?type=|type_id=&uri=&context=&state=&order=&page_size=&page_token=
+ *   GET  /api/v1/artifacts?id=1,2,3
  *   GET  /api/v1/artifacts/{id}            .../lineage?direction=&depth=   .../preview
- *   GET  /api/v1/executions?type=&context=&state=&...   /api/v1/executions/{id}
- *   GET  /api/v1/contexts?type=&...                      /api/v1/contexts/{id}
- *   GET  /api/v1/events?artifact_id=|execution_id=&page_size=&page_token=
+ *   GET  /api/v1/executions?type=&context=&state=&...|id=   /api/v1/executions/{id}
+ *   GET  /api/v1/contexts?type=&name=|artifact=|execution=|parent=|child=|id=
+ *   GET  /api/v1/contexts/{id}
+ *   GET  /api/v1/events?artifact_id=|execution_id=(ids)&page_size=&page_token=
+ *   GET  /api/v1/cache?key=&type_id=
  *   POST /api/v1/types | artifacts | executions | contexts | events |
- *        attributions | publish
+ *        attributions | parent_contexts | publish
  *
+ * With ?values=typed, property values are MLMD Value objects that read
+ * back exactly (json.c); the store over HTTP (lib/meta/rest.c) asks so.
  * Lists page by id (page_token: the last id of the previous page, opaque to
  * clients); filters the store cannot apply are applied while scanning, up
  * to a bounded number of rows per request. Every answer is built in a
@@ -18,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +162,75 @@ static void write_item(srv_req *r, enum kind k, const item *it) {
     else srv_jw_context(r, it->p);
 }
 
+/* A query argument holding ids "1,2,3" (at most PAGE_MAX): 0, or the
+ * HTTP code of the error written. *n is 0 when the argument is absent. */
+static unsigned arg_ids(srv_req *r, const char *name, int64_t **out, size_t *n) {
+    const char *v = srv_arg(r, name);
+    *out = NULL;
+    *n = 0;
+    if (!v) return 0;
+    size_t cnt = 1;
+    for (const char *p = v; *p; p++) cnt += *p == ',';
+    if (cnt > PAGE_MAX) return srv_error(r, 400, "%s= lists %zu ids; at most %d per request", name, cnt, PAGE_MAX);
+    int64_t *ids = weir_arena_calloc(r->arena, cnt, sizeof *ids);
+    if (!ids) return srv_error(r, 500, "out of memory");
+    const char *p = v;
+    for (size_t i = 0; i < cnt; i++) {
+        char *end = NULL;
+        errno = 0;
+        long long x = strtoll(p, &end, 10);
+        if (errno || end == p || x <= 0 || (*end && *end != ','))
+            return srv_error(r, 400, "%s='%s': give positive integer ids separated by commas", name, v);
+        ids[i] = x;
+        p = *end ? end + 1 : end;
+    }
+    *out = ids;
+    *n = cnt;
+    return 0;
+}
+
+static unsigned write_list(srv_req *r, enum kind k, const void *arr, size_t n) {
+    srv_jw *w = &r->w;
+    srv_jw_obj(w);
+    srv_jw_key(w, kind_word[k]);
+    srv_jw_arr(w);
+    for (size_t i = 0; i < n; i++) {
+        if (k == K_ART) srv_jw_artifact(r, (const weir_meta_artifact *)arr + i);
+        else if (k == K_EXE) srv_jw_execution(r, (const weir_meta_execution *)arr + i);
+        else srv_jw_context(r, (const weir_meta_context *)arr + i);
+    }
+    srv_jw_end_arr(w);
+    srv_jw_end_obj(w);
+    return 200;
+}
+
+/* GET /{kind}?id=1,2,3: those nodes, as the store returns them (missing
+ * ids are left out). */
+static unsigned nodes_by_ids(srv_req *r, enum kind k, const int64_t *ids, size_t nids) {
+    void *arr = NULL;
+    size_t n = 0;
+    weir_store_t *st = r->s->store;
+    weir_status rc = k == K_ART ? weir_store_get_artifacts_by_ids(st, ids, nids, r->arena, (weir_meta_artifact **)&arr, &n)
+                   : k == K_EXE ? weir_store_get_executions_by_ids(st, ids, nids, r->arena, (weir_meta_execution **)&arr, &n)
+                                : weir_store_get_contexts_by_ids(st, ids, nids, r->arena, (weir_meta_context **)&arr, &n);
+    if (rc) return srv_error_status(r, rc, "reading the store");
+    return write_list(r, k, arr, n);
+}
+
+/* GET /contexts?artifact=ID | execution=ID | child=ID (its parents) |
+ * parent=ID (its children); `which` as the store's related-contexts call. */
+static unsigned related_contexts(srv_req *r, int which, int64_t id) {
+    weir_meta_context *c = NULL;
+    size_t n = 0;
+    weir_store_t *st = r->s->store;
+    weir_status rc = which == 0 ? weir_store_get_contexts_by_artifact(st, id, r->arena, &c, &n)
+                   : which == 1 ? weir_store_get_contexts_by_execution(st, id, r->arena, &c, &n)
+                   : which == 2 ? weir_store_get_parent_contexts(st, id, r->arena, &c, &n)
+                                : weir_store_get_child_contexts(st, id, r->arena, &c, &n);
+    if (rc) return srv_error_status(r, rc, "reading contexts");
+    return write_list(r, K_CTX, c, n);
+}
+
 static unsigned list_nodes(srv_req *r, enum kind k) {
     int64_t page_size, token, ctx_id;
     unsigned e;
@@ -166,16 +241,43 @@ static unsigned list_nodes(srv_req *r, enum kind k) {
     const char *order = srv_arg(r, "order");
     int desc = order && !strcmp(order, "desc");
     if (order && !desc && strcmp(order, "asc")) return srv_error(r, 400, "order='%s': give asc or desc", order);
-    if (k == K_CTX && (ctx_id || uri || st)) return srv_error(r, 400, "contexts are filtered by type only");
+    int64_t *ids = NULL, type_id = 0;
+    size_t nids = 0;
+    if ((e = arg_ids(r, "id", &ids, &nids))) return e;
+    if (nids) return nodes_by_ids(r, k, ids, nids);
+    if ((e = srv_arg_int(r, "type_id", 0, 0, INT64_MAX, &type_id))) return e;
+    if (type && type_id) return srv_error(r, 400, "give type= (a name) or type_id=, not both");
+    if (k == K_CTX) {
+        static const char *const rel[] = {"artifact", "execution", "child", "parent"};
+        for (int i = 0; i < 4; i++) {
+            int64_t rid;
+            if ((e = srv_arg_int(r, rel[i], 0, 0, INT64_MAX, &rid))) return e;
+            if (rid) return related_contexts(r, i, rid);
+        }
+    }
+    const char *name = srv_arg(r, "name");
+    if (name && (k != K_CTX || (!type && !type_id)))
+        return srv_error(r, 400, "name= looks up a context by type and name: give /contexts?type=T&name=N");
+    if (k == K_CTX && (ctx_id || uri || st))
+        return srv_error(r, 400, "contexts are filtered by type, name, artifact, execution, parent or child");
     if (k != K_ART && uri) return srv_error(r, 400, "only artifacts have a uri");
     filters f = {.uri = uri, .state = -1};
     if (st && (f.state = state_of(k, st)) < 0) return srv_error(r, 400, "state='%s' is not a state of %s", st, kind_word[k]);
     weir_meta_type *types = NULL;
     size_t ntypes = 0;
     weir_status rc;
-    if (type) {
+    if (type || type_id) {
         weir_meta_type *t = NULL;
-        rc = weir_store_get_type(r->s->store, kind_type[k], type, NULL, r->arena, &t);
+        rc = type ? weir_store_get_type(r->s->store, kind_type[k], type, NULL, r->arena, &t)
+                  : weir_store_get_type_by_id(r->s->store, type_id, r->arena, &t);
+        if (rc == WEIR_OK && t->kind != kind_type[k]) rc = WEIR_ENOENT;
+        if (rc == WEIR_OK && name) {
+            weir_meta_context *c = NULL;
+            rc = weir_store_get_context_by_type_and_name(r->s->store, t->id, name, r->arena, &c);
+            if (rc == WEIR_ENOENT) return write_list(r, K_CTX, NULL, 0);
+            if (rc) return srv_error_status(r, rc, "reading the context");
+            return write_list(r, K_CTX, c, 1);
+        }
         if (rc == WEIR_ENOENT) {
             /* no such type: nothing of it */
             srv_jw_obj(&r->w);
@@ -252,51 +354,77 @@ static unsigned list_nodes(srv_req *r, enum kind k) {
     return 200;
 }
 
+static void write_type(srv_jw *w, const weir_meta_type *t) {
+    srv_jw_obj(w);
+    srv_jw_kint(w, "id", t->id);
+    srv_jw_kstr(w, "kind", weir_meta_kind_name(t->kind));
+    srv_jw_kstr(w, "name", t->name);
+    srv_jw_kstr(w, "version", t->version);
+    srv_jw_kstr(w, "description", t->description);
+    srv_jw_key(w, "properties");
+    srv_jw_obj(w);
+    for (size_t j = 0; j < t->nprops; j++)
+        srv_jw_kstr(w, t->props[j].name, weir_meta_value_type_name(t->props[j].type));
+    srv_jw_end_obj(w);
+    srv_jw_end_obj(w);
+}
+
+/* GET /types?kind=K[&name=N[&version=V]]: the types of a kind, or the one
+ * called N (an empty list when there is none). */
 static unsigned list_types(srv_req *r) {
-    const char *k = srv_arg(r, "kind");
+    const char *k = srv_arg(r, "kind"), *name = srv_arg(r, "name"), *version = srv_arg(r, "version");
     int kind = !k || !strcmp(k, "artifact") ? 0 : !strcmp(k, "execution") ? 1 : !strcmp(k, "context") ? 2 : -1;
     if (kind < 0) return srv_error(r, 400, "kind='%s': give artifact, execution or context", k);
+    if (version && !name) return srv_error(r, 400, "version= needs name=");
     weir_meta_type *t = NULL;
     size_t n = 0;
-    weir_status rc = weir_store_get_types(r->s->store, kind_type[kind], r->arena, &t, &n);
+    weir_status rc;
+    if (name) {
+        rc = weir_store_get_type(r->s->store, kind_type[kind], name, version, r->arena, &t);
+        if (rc == WEIR_ENOENT) rc = WEIR_OK;
+        else n = rc ? 0 : 1;
+    } else {
+        rc = weir_store_get_types(r->s->store, kind_type[kind], r->arena, &t, &n);
+    }
     if (rc) return srv_error_status(r, rc, "reading types");
     srv_jw *w = &r->w;
     srv_jw_obj(w);
     srv_jw_key(w, "types");
     srv_jw_arr(w);
-    for (size_t i = 0; i < n; i++) {
-        srv_jw_obj(w);
-        srv_jw_kint(w, "id", t[i].id);
-        srv_jw_kstr(w, "kind", weir_meta_kind_name(t[i].kind));
-        srv_jw_kstr(w, "name", t[i].name);
-        srv_jw_kstr(w, "version", t[i].version);
-        srv_jw_kstr(w, "description", t[i].description);
-        srv_jw_key(w, "properties");
-        srv_jw_obj(w);
-        for (size_t j = 0; j < t[i].nprops; j++)
-            srv_jw_kstr(w, t[i].props[j].name, weir_meta_value_type_name(t[i].props[j].type));
-        srv_jw_end_obj(w);
-        srv_jw_end_obj(w);
-    }
+    for (size_t i = 0; i < n; i++) write_type(w, &t[i]);
     srv_jw_end_arr(w);
     srv_jw_end_obj(w);
     return 200;
 }
 
+static unsigned get_type(srv_req *r, int64_t id) {
+    weir_meta_type *t = NULL;
+    weir_status rc = weir_store_get_type_by_id(r->s->store, id, r->arena, &t);
+    if (rc) return srv_error_status(r, rc, "reading the type");
+    srv_jw_obj(&r->w);
+    srv_jw_key(&r->w, "type");
+    write_type(&r->w, t);
+    srv_jw_end_obj(&r->w);
+    return 200;
+}
+
 /* ------------------------------------------------------------------ events */
 
+/* GET /events?artifact_id=1,2|execution_id=3,4: the events of those
+ * nodes, paged by offset. */
 static unsigned list_events(srv_req *r) {
-    int64_t aid, eid, page_size, token;
+    int64_t *aid = NULL, *eid = NULL, page_size, token;
+    size_t na = 0, ne = 0;
     unsigned e;
-    if ((e = srv_arg_int(r, "artifact_id", 0, 0, INT64_MAX, &aid))) return e;
-    if ((e = srv_arg_int(r, "execution_id", 0, 0, INT64_MAX, &eid))) return e;
+    if ((e = arg_ids(r, "artifact_id", &aid, &na))) return e;
+    if ((e = arg_ids(r, "execution_id", &eid, &ne))) return e;
     if ((e = srv_arg_int(r, "page_size", PAGE_MAX, 1, PAGE_MAX, &page_size))) return e;
     if ((e = srv_arg_int(r, "page_token", 0, 0, INT64_MAX, &token))) return e;
-    if (!aid == !eid) return srv_error(r, 400, "give artifact_id or execution_id (one of them)");
+    if (!na == !ne) return srv_error(r, 400, "give artifact_id or execution_id (one of them; ids separated by commas)");
     weir_meta_event *ev = NULL;
     size_t n = 0;
-    weir_status rc = aid ? weir_store_get_events_by_artifact_ids(r->s->store, &aid, 1, r->arena, &ev, &n)
-                         : weir_store_get_events_by_execution_ids(r->s->store, &eid, 1, r->arena, &ev, &n);
+    weir_status rc = na ? weir_store_get_events_by_artifact_ids(r->s->store, aid, na, r->arena, &ev, &n)
+                        : weir_store_get_events_by_execution_ids(r->s->store, eid, ne, r->arena, &ev, &n);
     if (rc) return srv_error_status(r, rc, "reading events");
     /* events have no id of their own: the token is an offset */
     size_t from = (size_t)token < n ? (size_t)token : n, to = from + (size_t)page_size;
@@ -605,13 +733,29 @@ static unsigned parse_value(srv_req *r, const cJSON *v, weir_meta_value_type dec
         const char *k = v->child->string;
         const cJSON *x = v->child;
         if (!strcmp(k, "int_value") || !strcmp(k, "intValue")) {
-            double d = cJSON_IsString(x) ? strtod(x->valuestring, NULL) : x->valuedouble;
-            if ((!cJSON_IsNumber(x) && !cJSON_IsString(x)) || d != floor(d))
-                return bad(r, where, "int_value must be an integer");
+            /* a string carries all 64 bits (proto3 JSON writes int64 so) */
+            if (cJSON_IsString(x)) {
+                char *end = NULL;
+                errno = 0;
+                long long iv = strtoll(x->valuestring, &end, 10);
+                if (errno || end == x->valuestring || *end) return bad(r, where, "int_value must be an integer");
+                *out = weir_meta_int(iv);
+                return 0;
+            }
+            double d = x->valuedouble;
+            if (!cJSON_IsNumber(x) || d != floor(d) || fabs(d) > 9.2e18) return bad(r, where, "int_value must be an integer");
             *out = weir_meta_int((int64_t)d);
             return 0;
         }
         if (!strcmp(k, "double_value") || !strcmp(k, "doubleValue")) {
+            if (cJSON_IsString(x)) {
+                const char *t = x->valuestring;
+                if (!strcmp(t, "NaN")) *out = weir_meta_double(NAN);
+                else if (!strcmp(t, "Infinity")) *out = weir_meta_double(INFINITY);
+                else if (!strcmp(t, "-Infinity")) *out = weir_meta_double(-INFINITY);
+                else return bad(r, where, "double_value is a number, \"NaN\", \"Infinity\" or \"-Infinity\"");
+                return 0;
+            }
             if (!cJSON_IsNumber(x)) return bad(r, where, "double_value must be a number");
             *out = weir_meta_double(x->valuedouble);
             return 0;
@@ -626,7 +770,20 @@ static unsigned parse_value(srv_req *r, const cJSON *v, weir_meta_value_type dec
             *out = weir_meta_bool(cJSON_IsTrue(x));
             return 0;
         }
-        return bad(r, where, "a value object holds one of int_value, double_value, string_value, bool_value");
+        int is_struct = !strcmp(k, "struct_value") || !strcmp(k, "structValue");
+        if (is_struct || !strcmp(k, "proto_value") || !strcmp(k, "protoValue")) {
+            const cJSON *b = cJSON_GetObjectItemCaseSensitive(x, "b64");
+            if (!cJSON_IsString(b))
+                return bad(r, where, "struct_value and proto_value are {\"b64\": \"...\"} (the serialized message)");
+            const char *bytes = NULL;
+            size_t len = 0;
+            weir_status rc = weir_b64_decode(where, b->valuestring, strlen(b->valuestring), r->arena, &bytes, &len);
+            if (rc) return srv_error_status(r, rc, "reading a property");
+            *out = is_struct ? weir_meta_struct(bytes, len) : weir_meta_proto(bytes, len);
+            return 0;
+        }
+        return bad(r, where, "a value object holds one of int_value, double_value, string_value, "
+                   "bool_value, struct_value, proto_value");
     }
     if (cJSON_IsString(v)) *out = weir_meta_string(v->valuestring);
     else if (cJSON_IsBool(v)) *out = weir_meta_bool(cJSON_IsTrue(v));
@@ -693,7 +850,7 @@ static unsigned parse_node(srv_req *r, enum kind k, const cJSON *o, const char *
         return srv_error(r, 404, "%s: no %s type '%s': create it with POST /api/v1/types", where,
                          weir_meta_kind_name(kind_type[k]), n->type_name ? n->type_name : "(by id)");
     if (rc) return srv_error_status(r, rc, where);
-    if (t->kind != kind_type[k]) return bad(r, where, "type_id names a type of another kind");
+    /* a type of another kind: the store refuses it, naming both kinds */
     n->type_id = t->id;
     if ((e = parse_props(r, o, "properties", t, where, &n->props, &n->nprops)) ||
         (e = parse_props(r, o, "custom_properties", NULL, where, &n->custom, &n->ncustom)))
@@ -830,7 +987,8 @@ static unsigned post_events(srv_req *r, const cJSON *body) {
         if ((e = opt_id(r, c, "artifact_id", where, &ev[i].artifact_id)) ||
             (e = opt_id(r, c, "execution_id", where, &ev[i].execution_id)) ||
             (e = parse_enum(r, c, "type", where, event_name, 8, 0, &type)) ||
-            (e = parse_path(r, c, where, &path, &ev[i].npath)))
+            (e = parse_path(r, c, where, &path, &ev[i].npath)) ||
+            (e = opt_id(r, c, "time_ms", where, &ev[i].time_ms)))
             return e;
         if (!ev[i].artifact_id || !ev[i].execution_id || !type)
             return bad(r, where, "an event needs artifact_id, execution_id and type (INPUT, OUTPUT, ...)");
@@ -875,6 +1033,30 @@ static unsigned post_attributions(srv_req *r, const cJSON *body) {
     srv_jw_obj(&r->w);
     srv_jw_kint(&r->w, "attributions", (int64_t)nat);
     srv_jw_kint(&r->w, "associations", (int64_t)nas);
+    srv_jw_end_obj(&r->w);
+    return 201;
+}
+
+static unsigned post_parent_contexts(srv_req *r, const cJSON *body) {
+    const cJSON *l = field(body, "parent_contexts");
+    if (!cJSON_IsArray(l) || !cJSON_GetArraySize(l))
+        return srv_error(r, 400, "give 'parent_contexts': [{\"child_id\": C, \"parent_id\": P}, ...]");
+    size_t n = (size_t)cJSON_GetArraySize(l), i = 0;
+    weir_meta_parent_context *pc = weir_arena_calloc(r->arena, n, sizeof *pc);
+    if (!pc) return srv_error(r, 500, "out of memory");
+    for (const cJSON *c = l->child; c; c = c->next, i++) {
+        char where[64];
+        unsigned e;
+        snprintf(where, sizeof where, "parent_contexts[%zu]", i);
+        if ((e = opt_id(r, c, "child_id", where, &pc[i].child_id)) ||
+            (e = opt_id(r, c, "parent_id", where, &pc[i].parent_id)))
+            return e;
+        if (!pc[i].child_id || !pc[i].parent_id) return bad(r, where, "needs child_id and parent_id");
+    }
+    weir_status rc = weir_store_put_parent_contexts(r->s->store, pc, n);
+    if (rc) return srv_error_status(r, rc, "writing parent contexts");
+    srv_jw_obj(&r->w);
+    srv_jw_kint(&r->w, "count", (int64_t)n);
     srv_jw_end_obj(&r->w);
     return 201;
 }
@@ -987,11 +1169,28 @@ static unsigned post(srv_req *r, const char *rest) {
     else if (!strcmp(rest, "contexts")) code = post_nodes(r, K_CTX, body);
     else if (!strcmp(rest, "events")) code = post_events(r, body);
     else if (!strcmp(rest, "attributions")) code = post_attributions(r, body);
+    else if (!strcmp(rest, "parent_contexts")) code = post_parent_contexts(r, body);
     else if (!strcmp(rest, "publish")) code = post_publish(r, body);
     else code = srv_error(r, 404, "nothing to POST at /api/v1/%s: try types, artifacts, executions, "
-                          "contexts, events, attributions or publish", rest);
+                          "contexts, events, attributions, parent_contexts or publish", rest);
     cJSON_Delete(body);
     return code;
+}
+
+/* GET /cache?key=K[&type_id=T]: the execution a run may reuse (the
+ * engine's cache lookup); execution_id 0 when there is none. */
+static unsigned cache_lookup(srv_req *r) {
+    const char *key = srv_arg(r, "key");
+    int64_t type_id, id = 0;
+    unsigned e;
+    if (!key) return srv_error(r, 400, "give key= (an execution's cache key)");
+    if ((e = srv_arg_int(r, "type_id", 0, 0, INT64_MAX, &type_id))) return e;
+    weir_status rc = weir_store_find_cached_execution(r->s->store, key, type_id, &id);
+    if (rc) return srv_error_status(r, rc, "looking up the cache");
+    srv_jw_obj(&r->w);
+    srv_jw_kint(&r->w, "execution_id", id);
+    srv_jw_end_obj(&r->w);
+    return 200;
 }
 
 /* ------------------------------------------------------------------ route */
@@ -1013,6 +1212,13 @@ unsigned srv_api_meta(srv_req *r, const char *rest) {
     }
     if (!strcmp(rest, "events")) return list_events(r);
     if (!strcmp(rest, "types")) return list_types(r);
+    if (!strncmp(rest, "types/", 6)) {
+        const char *tail = NULL;
+        int64_t id = parse_id(rest + 6, &tail);
+        if (!id || *tail) return srv_error(r, 404, "/api/v1/types/ID: the id is a positive integer");
+        return get_type(r, id);
+    }
+    if (!strcmp(rest, "cache")) return cache_lookup(r);
     return srv_error(r, 404, "unknown path /api/v1/%s: try runs, artifacts, executions, contexts, "
-                     "events or types", rest);
+                     "events, types or cache", rest);
 }

@@ -66,7 +66,10 @@ unsigned srv_error(srv_req *r, unsigned code, const char *fmt, ...) {
     srv_jw_init(&r->w, 1u << 20);
     srv_jw_obj(&r->w);
     srv_jw_kstr(&r->w, "error", msg);
+    /* which weir_status it was, so a client maps it back exactly */
+    if (r->err_status) srv_jw_kstr(&r->w, "status", weir_status_name(r->err_status));
     srv_jw_end_obj(&r->w);
+    r->err_status = WEIR_OK;
     if (r->stream) weir_io_close_read(r->stream);
     r->stream = NULL;
     if (code >= 500) WEIR_ERROR("%s %s: %u %s", r->method, r->url, code, msg);
@@ -86,6 +89,7 @@ unsigned srv_error_status(srv_req *r, weir_status rc, const char *what) {
     default: code = 500; break;
     }
     const char *m = weir_error_message();
+    r->err_status = rc;
     return srv_error(r, code, "%s: %s", what, m && *m ? m : weir_strerror(rc));
 }
 
@@ -272,6 +276,10 @@ static unsigned route(srv_req *r) {
         return srv_error(r, 401, "this server needs 'Authorization: Bearer TOKEN' for reads too");
     }
     const char *rest = r->url + 8;
+    const char *values = srv_arg(r, "values");
+    if (values && strcmp(values, "typed") && strcmp(values, "plain"))
+        return srv_error(r, 400, "values='%s': give typed or plain", values);
+    r->w.typed = values && !strcmp(values, "typed");
     unsigned code;
     pthread_mutex_lock(&s->lock);
     if (!strncmp(rest, "runs", 4) && (rest[4] == '\0' || rest[4] == '/'))

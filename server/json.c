@@ -236,8 +236,37 @@ const char *srv_prop_str(const weir_meta_prop *p, size_t n, const char *name, co
 }
 
 /* A property value: INT a number, DOUBLE a number (null when not finite),
- * STRING a string, BOOLEAN true/false, STRUCT and PROTO {"b64": wire bytes}. */
+ * STRING a string, BOOLEAN true/false, STRUCT and PROTO {"b64": wire bytes}.
+ * Typed (w->typed, for clients that write back what they read, like the
+ * store over HTTP): MLMD's Value as proto3 JSON says it, {"int_value":
+ * "123"} (a string: int64 does not fit a JSON number), {"double_value": x}
+ * ("NaN", "Infinity", "-Infinity" when not finite), {"string_value": ..},
+ * {"bool_value": ..}, {"struct_value"|"proto_value": {"b64": ..}}. */
 void srv_jw_value(srv_jw *w, const weir_meta_value *v) {
+    if (w->typed) {
+        char t[32];
+        srv_jw_obj(w);
+        switch (v->type) {
+        case WEIR_META_INT:
+            snprintf(t, sizeof t, "%lld", (long long)v->i);
+            srv_jw_kstr(w, "int_value", t);
+            break;
+        case WEIR_META_DOUBLE:
+            if (isfinite(v->d)) srv_jw_kdbl(w, "double_value", v->d);
+            else srv_jw_kstr(w, "double_value", isnan(v->d) ? "NaN" : v->d > 0 ? "Infinity" : "-Infinity");
+            break;
+        case WEIR_META_STRING: srv_jw_kstr(w, "string_value", v->s ? v->s : ""); break;
+        case WEIR_META_BOOLEAN: srv_jw_kbool(w, "bool_value", v->i != 0); break;
+        case WEIR_META_STRUCT:
+        case WEIR_META_PROTO:
+            srv_jw_key(w, v->type == WEIR_META_STRUCT ? "struct_value" : "proto_value");
+            srv_jw_b64(w, v->s, v->len);
+            break;
+        default: break;
+        }
+        srv_jw_end_obj(w);
+        return;
+    }
     switch (v->type) {
     case WEIR_META_INT: srv_jw_int(w, v->i); break;
     case WEIR_META_DOUBLE: srv_jw_dbl(w, v->d); break;

@@ -53,6 +53,7 @@ typedef struct srv_jw {
     weir_status rc;
     int depth;
     int after_key;
+    int typed;      /* values as MLMD Value objects (?values=typed) */
     unsigned char first[SRV_JW_DEPTH];
 } srv_jw;
 
@@ -93,6 +94,7 @@ typedef struct srv_req {
     weir_io_reader_t *stream;   /* set: the body is read from it (owned) */
     int fd;                     /* >= 0: the body is this file (owned) */
     uint64_t fd_size;
+    weir_status err_status;     /* set by srv_error_status for srv_error */
     /* type id -> name cache */
     int64_t type_ids[32];
     const char *type_names[32];

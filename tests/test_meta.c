@@ -18,6 +18,7 @@
  * SQLite-only; PostgreSQL has its own for schema creation and refusals.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,7 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -47,8 +51,14 @@ static char path_buf[1200];
 static weir_arena_t *arena;
 
 /* The backend of the group being run. */
-enum { BK_SQLITE, BK_PG };
+enum { BK_SQLITE, BK_PG, BK_REST };
 static int backend = BK_SQLITE;
+/* Group "meta_rest": a weir-server (built beside this test) over a fresh
+ * SQLite file per test, reached through the store's http:// backend. */
+#define REST_TOKEN "test-token-7f3a"
+static char rest_db[1200];      /* the file behind the server */
+static char rest_bin[1100];     /* bin/weir-server */
+static pid_t rest_pid;
 #ifdef WEIR_HAVE_POSTGRES
 #define PG_SCHEMA "weir_test_meta"
 static char pg_admin_url[1024];  /* $WEIR_TEST_PG_URL */
@@ -121,10 +131,64 @@ static void pg_reset_schema(void) {
 }
 #endif
 
+static void rest_stop(void) {
+    if (rest_pid > 0) {
+        kill(rest_pid, SIGTERM);
+        waitpid(rest_pid, NULL, 0);
+    }
+    rest_pid = 0;
+}
+
+/* Starts weir-server on the SQLite file `db` and puts its URL in path_buf. */
+static void rest_start(const char *db, const char *name) {
+    char log[1300], tok[1300], line[512];
+    snprintf(log, sizeof log, "%s/%s.server.log", tmp_root, name);
+    snprintf(tok, sizeof tok, "%s/token", tmp_root);
+    FILE *f = fopen(tok, "w");
+    assert_non_null(f);
+    fputs(REST_TOKEN "\n", f);
+    fclose(f);
+    unlink(log);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) dup2(fd, 2);
+        execl(rest_bin, rest_bin, "--store", db, "--listen", "127.0.0.1:0", "--token-file", tok,
+              (char *)NULL);
+        _exit(127);
+    }
+    rest_pid = pid;
+    /* the first line says where it listens */
+    for (int i = 0; i < 500; i++) {
+        f = fopen(log, "r");
+        const char *at = NULL;
+        if (f) {
+            if (fgets(line, sizeof line, f)) at = strstr(line, "listening on http://");
+            fclose(f);
+        }
+        if (at) {
+            int port = 0;
+            assert_int_equal(sscanf(at, "listening on http://127.0.0.1:%d/", &port), 1);
+            snprintf(path_buf, sizeof path_buf, "http://127.0.0.1:%d", port);
+            return;
+        }
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            rest_pid = 0;
+            fail_msg("%s exited before listening; see %s", rest_bin, log);
+        }
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("%s did not say where it listens within 5 s; see %s", rest_bin, log);
+}
+
 /* A path for a fresh database file (any old one and its WAL removed); on
- * PostgreSQL the URL of an empty schema. */
+ * PostgreSQL the URL of an empty schema; for meta_rest a new weir-server
+ * over a fresh file, and its URL. */
 static const char *fresh_db(const char *name) {
     char p[1300];
+    if (backend == BK_REST) rest_stop();
 #ifdef WEIR_HAVE_POSTGRES
     if (backend == BK_PG) {
         pg_reset_schema();
@@ -138,6 +202,10 @@ static const char *fresh_db(const char *name) {
     unlink(p);
     snprintf(p, sizeof p, "%s-shm", path_buf);
     unlink(p);
+    if (backend == BK_REST) {
+        snprintf(rest_db, sizeof rest_db, "%s", path_buf);
+        rest_start(rest_db, name);
+    }
     return path_buf;
 }
 
@@ -161,6 +229,7 @@ static int64_t sql_int(const char *path, const char *sql) {
 #ifdef WEIR_HAVE_POSTGRES
     if (backend == BK_PG) return pg_int(path, sql);
 #endif
+    if (backend == BK_REST) path = rest_db;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
@@ -177,6 +246,7 @@ static void sql_exec(const char *path, const char *sql) {
         return;
     }
 #endif
+    if (backend == BK_REST) path = rest_db;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
@@ -546,7 +616,7 @@ static void test_artifact_round_trip_all_values(void **state) {
                      1);
     /* an Any: base64 text on SQLite (as MLMD's SQLite source), raw bytes in
      * a BYTEA on PostgreSQL */
-    assert_int_equal(sql_int(path_buf, backend == BK_SQLITE
+    assert_int_equal(sql_int(path_buf, backend != BK_PG
                                            ? "SELECT count(*) FROM \"ArtifactProperty\" WHERE"
                                              " name='p' AND proto_value = 'CgN0L3gSAwABAg=='"
                                            : "SELECT count(*) FROM \"ArtifactProperty\" WHERE"
@@ -1312,6 +1382,107 @@ static void test_pg_refuses_foreign_schemas(void **state) {
 }
 #endif
 
+/* ------------------------------------------------------ weir-server only */
+
+/* What the http:// backend adds: the token, read-only handles, a server
+ * that is not there, and values that JSON numbers cannot carry. */
+static void test_rest_token_and_errors(void **state) {
+    weir_store_t *s = open_fresh("rest_token"), *anon = NULL, *bad = NULL, *none = NULL;
+    char url[1200];
+    int64_t tid = 0;
+    weir_meta_type t = {0, WEIR_META_ARTIFACT_TYPE, "Model", NULL, NULL, NULL, 0};
+    (void)state;
+    snprintf(url, sizeof url, "%s", path_buf);
+    assert_string_equal(weir_store_backend(s), "weir-server");
+
+    /* without a token: reads work, writes are refused with what to do */
+    unsetenv("WEIR_METADATA_TOKEN");
+    assert_int_equal(weir_store_open(url, 0, &anon), WEIR_OK);
+    assert_int_equal(weir_store_put_type(anon, &t, 0, &tid), WEIR_EPERM);
+    assert_msg_has("WEIR_METADATA_TOKEN");
+    /* a wrong token likewise */
+    setenv("WEIR_METADATA_TOKEN", "not-the-token", 1);
+    assert_int_equal(weir_store_open(url, 0, &bad), WEIR_OK);
+    assert_int_equal(weir_store_put_type(bad, &t, 0, &tid), WEIR_EPERM);
+    assert_msg_has("Bearer");
+    /* the token from a file, as a mounted Secret gives it */
+    char tok[1300];
+    snprintf(tok, sizeof tok, "%s/token", tmp_root);
+    unsetenv("WEIR_METADATA_TOKEN");
+    setenv("WEIR_METADATA_TOKEN_FILE", tok, 1);
+    weir_store_close(bad);
+    assert_int_equal(weir_store_open(url, 0, &bad), WEIR_OK);
+    assert_int_equal(weir_store_put_type(bad, &t, 0, &tid), WEIR_OK);
+    unsetenv("WEIR_METADATA_TOKEN_FILE");
+    setenv("WEIR_METADATA_TOKEN", REST_TOKEN, 1);
+
+    /* int64 extremes, non-finite doubles and bytes with NULs survive JSON */
+    static const char bytes[] = {0, 1, 2, 0, (char)0xff};
+    weir_meta_prop custom[] = {{"big", weir_meta_int(INT64_MAX)},
+                               {"small", weir_meta_int(INT64_MIN)},
+                               {"inf", weir_meta_double(-INFINITY)},
+                               {"tiny", weir_meta_double(5e-324)},
+                               {"raw", weir_meta_proto(bytes, sizeof bytes)},
+                               {"quote", weir_meta_string("a\"b\\c\n\x01 \xc3\xa9")}};
+    weir_meta_artifact a = {.type_id = tid, .uri = "file:///x?y=1&z=%20", .custom = custom,
+                            .ncustom = 6};
+    int64_t aid = 0;
+    weir_meta_artifact *got = NULL;
+    size_t n = 0;
+    assert_int_equal(weir_store_put_artifacts(s, &a, 1, &aid), WEIR_OK);
+    assert_int_equal(weir_store_get_artifacts_by_ids(anon, &aid, 1, arena, &got, &n), WEIR_OK);
+    assert_int_equal(n, 1);
+    assert_props_equal(custom, 6, got[0].custom, got[0].ncustom);
+    assert_int_equal(weir_store_get_artifacts_by_uri(anon, "file:///x?y=1&z=%20", arena, &got, &n),
+                     WEIR_OK);
+    assert_int_equal(n, 1);
+
+    /* a read-only handle refuses writes before sending them */
+    weir_store_t *ro = NULL;
+    assert_int_equal(weir_store_open(url, 1, &ro), WEIR_OK);
+    assert_int_equal(weir_store_put_artifacts(ro, &a, 1, &aid), WEIR_EPERM);
+    assert_msg_has("read-only");
+    weir_store_close(ro);
+
+    /* nobody listening: the URL and what to check */
+    rest_stop();
+    assert_int_equal(weir_store_open(url, 0, &none), WEIR_EIO);
+    assert_null(none);
+    assert_msg_has(url);
+    assert_msg_has("weir-server is running");
+    /* an open handle whose server went away says the same */
+    assert_int_equal(weir_store_get_types(s, WEIR_META_ARTIFACT_TYPE, arena, &(weir_meta_type *){0},
+                                          &n),
+                     WEIR_EIO);
+    weir_store_close(anon);
+    weir_store_close(bad);
+    weir_store_close(s);
+    weir_arena_reset(arena);
+}
+
+static int setup_rest(void **state) {
+    char self[1024];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    backend = BK_REST;
+    if (n <= 0) return -1;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash) *slash = 0;
+    snprintf(rest_bin, sizeof rest_bin, "%s/weir-server", self);
+    if (access(rest_bin, X_OK) != 0) {
+        fprintf(stderr, "meta_rest: %s is missing; build it (ninja weir-server)\n", rest_bin);
+        return -1;
+    }
+    setenv("WEIR_METADATA_TOKEN", REST_TOKEN, 1);
+    return setup_group(state);
+}
+
+static int teardown_rest(void **state) {
+    rest_stop();
+    unsetenv("WEIR_METADATA_TOKEN");
+    return teardown_group(state);
+}
+
 static int setup_sqlite(void **state) {
     backend = BK_SQLITE;
     return setup_group(state);
@@ -1362,8 +1533,28 @@ int main(void) {
         cmocka_unit_test(test_redact),
         STORE_TESTS,
     };
+    /* through weir-server: the store tests that do not reopen or damage
+     * the database under the server */
+    const struct CMUnitTest rest_tests[] = {
+        cmocka_unit_test(test_rest_token_and_errors),
+        cmocka_unit_test(test_reopen_existing_store),
+        cmocka_unit_test(test_readonly_beside_writer),
+        cmocka_unit_test(test_type_idempotent_and_conflicts),
+        cmocka_unit_test(test_artifact_round_trip_all_values),
+        cmocka_unit_test(test_property_validation),
+        cmocka_unit_test(test_artifact_state_transitions),
+        cmocka_unit_test(test_execution_states_round_trip),
+        cmocka_unit_test(test_list_paging),
+        cmocka_unit_test(test_events_with_paths),
+        cmocka_unit_test(test_contexts_and_parents),
+        cmocka_unit_test(test_put_execution),
+        cmocka_unit_test(test_put_execution_is_atomic),
+        cmocka_unit_test(test_cache_lookup),
+        cmocka_unit_test(test_cache_lookup_many),
+    };
     const char *pg = getenv("WEIR_TEST_PG_URL");
     int failed = cmocka_run_group_tests_name("meta", sqlite_tests, setup_sqlite, teardown_group);
+    failed += cmocka_run_group_tests_name("meta_rest", rest_tests, setup_rest, teardown_rest);
     if (!pg || !*pg) {
         printf("meta_postgres: skipped; set WEIR_TEST_PG_URL=postgresql://... (scripts/pg-test.sh "
                "does) to run the store tests on PostgreSQL\n");

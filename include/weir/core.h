@@ -174,6 +174,14 @@ weir_status weir_buf_printf(weir_buf *b, const char *fmt, ...)
 /* Hands the memory to the caller (free()), leaving the buffer empty. */
 uint8_t *weir_buf_detach(weir_buf *b, size_t *len);
 
+/* Base64 (RFC 4648, standard alphabet, '=' padding): appends the text of
+ * p[0..n) to b; decodes n characters of padded text into the arena,
+ * NUL-terminated one past *outlen. Decoding answers WEIR_EPARSE (with a
+ * message naming `what`) for text that is not base64. */
+weir_status weir_b64_append(weir_buf *b, const void *p, size_t n);
+weir_status weir_b64_decode(const char *what, const char *t, size_t n, weir_arena_t *a,
+                            const char **out, size_t *outlen);
+
 /* ---------------------------------------------------------------- hashes */
 
 #define WEIR_SHA256_LEN 32

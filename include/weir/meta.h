@@ -315,7 +315,10 @@ weir_status weir_store_open_postgres(const char *url, weir_store_t **out);
 
 /*
  * Opens a store by what `path_or_url` looks like: "postgresql://..." and
- * "postgres://..." open PostgreSQL, anything else is a SQLite file path.
+ * "postgres://..." open PostgreSQL; "http://HOST:PORT" and "https://..."
+ * reach a store through weir-server's API (writes need its token, read from
+ * $WEIR_METADATA_TOKEN_FILE or $WEIR_METADATA_TOKEN; docs/server.md);
+ * anything else is a SQLite file path.
  * `readonly`: open an existing store without writing (writes then fail with
  * WEIR_EPERM). What --store and $WEIR_STORE take.
  */

@@ -3,7 +3,8 @@
  *
  * For: building bodies, records and text whose size comes from outside
  * input, with a hard cap so a corrupt length or a hostile peer cannot make
- * us allocate without bound. Not for: per-request scratch (arena.c).
+ * us allocate without bound; base64 text in and out of them.
+ * Not for: per-request scratch (arena.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -93,4 +94,68 @@ uint8_t *weir_buf_detach(weir_buf *b, size_t *len) {
     b->len = 0;
     b->cap = 0;
     return p;
+}
+
+/* ---------------------------------------------------------------- base64 */
+
+static const char b64_tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+weir_status weir_b64_append(weir_buf *b, const void *p, size_t n) {
+    const uint8_t *s = p;
+    weir_status rc = weir_buf_reserve(b, n / 3 * 4 + 4);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16;
+        if (i + 1 < n) v |= (uint32_t)s[i + 1] << 8;
+        if (i + 2 < n) v |= s[i + 2];
+        uint8_t *o = b->data + b->len;
+        o[0] = (uint8_t)b64_tab[(v >> 18) & 63];
+        o[1] = (uint8_t)b64_tab[(v >> 12) & 63];
+        o[2] = i + 1 < n ? (uint8_t)b64_tab[(v >> 6) & 63] : '=';
+        o[3] = i + 2 < n ? (uint8_t)b64_tab[v & 63] : '=';
+        b->len += 4;
+    }
+    b->data[b->len] = 0;
+    return WEIR_OK;
+}
+
+static int b64_val(unsigned char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+weir_status weir_b64_decode(const char *what, const char *t, size_t n, weir_arena_t *a,
+                            const char **out, size_t *outlen) {
+    if (n % 4)
+        return weir_errorf(WEIR_EPARSE, "%s: base64 text of %zu characters is not a multiple "
+                           "of 4 (padded with '=')", what, n);
+    size_t pad = 0;
+    while (pad < 2 && pad < n && t[n - 1 - pad] == '=') pad++;
+    char *dst = weir_arena_alloc(a, n / 4 * 3 + 1);
+    if (!dst) return weir_errorf(WEIR_ENOMEM, "%s: no memory for %zu bytes", what, n / 4 * 3);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4];
+        for (int k = 0; k < 4; k++) {
+            size_t at = i + (size_t)k;
+            v[k] = at >= n - pad ? 0 : b64_val((unsigned char)t[at]);
+            if (v[k] < 0)
+                return weir_errorf(WEIR_EPARSE, "%s: character %zu of the base64 text is not "
+                                   "base64", what, at + 1);
+        }
+        uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
+                     (uint32_t)v[3];
+        dst[o++] = (char)(x >> 16);
+        dst[o++] = (char)(x >> 8);
+        dst[o++] = (char)x;
+    }
+    o -= pad;
+    dst[o] = 0;
+    *out = dst;
+    *outlen = o;
+    return WEIR_OK;
 }

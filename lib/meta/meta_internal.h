@@ -17,6 +17,9 @@ struct weir_store {
  * so a test can ask SQLite for its query plan. */
 extern const char weir__meta_sqlite_cache_sql[];
 
+/* rest.c: the store through weir-server's API (http:// or https://). */
+weir_status weir__meta_open_rest(const char *url, int readonly, weir_store_t **out);
+
 /* postgres.c (or store.c's stub when built without WEIR_POSTGRES). */
 weir_status weir__meta_open_postgres(const char *url, int readonly, weir_store_t **out);
 

@@ -64,6 +64,8 @@ weir_status weir_store_open(const char *path_or_url, int readonly, weir_store_t 
         return weir_errorf(WEIR_EINVAL, "weir_store_open: path_or_url and out must be set");
     if (is_postgres_url(path_or_url))
         return weir__meta_open_postgres(path_or_url, readonly, out);
+    if (strncmp(path_or_url, "http://", 7) == 0 || strncmp(path_or_url, "https://", 8) == 0)
+        return weir__meta_open_rest(path_or_url, readonly, out);
     o.readonly = readonly;
     return weir_store_open_sqlite_ex(path_or_url, &o, out);
 }
