@@ -9,9 +9,12 @@
 # and imports them into the node, applies the CRDs and the operator's RBAC
 # from manifests/, and runs BUILD_DIR/bin/weir-operator as its ServiceAccount
 # (a token of weir-system/weir-operator, not an admin) against it. Then:
+#   - weir-server (BUILD_DIR/bin, over a SQLite file) holds the metadata:
+#     the operator publishes through its API (--metadata http://..., the
+#     write token from a file), as the Helm chart sets it up;
 #   - the churn pipeline (a Pipeline + a PipelineRun) runs to Succeeded with
-#     every node a real pod from its image, artifacts on S3, metadata in the
-#     operator's store, logs copied to the pipeline root;
+#     every node a real pod from its image, artifacts on S3, metadata
+#     published through weir-server, logs copied to the pipeline root;
 #   - the same run again is all Cached, with no pod;
 #   - a node that always fails is retried, then fails the run with its
 #     message (and its log's last lines) in status;
@@ -36,6 +39,7 @@ NS=ml
 pass=0
 fail=0
 op_pid=
+srv_pid=
 
 ok() { pass=$((pass + 1)); echo "ok - $*"; }
 not_ok() { fail=$((fail + 1)); echo "not ok - $*"; }
@@ -55,7 +59,7 @@ finish() {
 }
 
 cleanup() {
-  for p in $op_pid $standby_pid; do kill -9 "$p" 2>/dev/null; done
+  for p in $op_pid $standby_pid $srv_pid; do kill -9 "$p" 2>/dev/null; done
   "$scripts/kube-node.sh" stop "$D/kube" >/dev/null 2>&1
   "$scripts/kube-env.sh" stop "$D/kube" >/dev/null 2>&1
   "$scripts/s3-server.sh" stop "$D/s3" >/dev/null 2>&1
@@ -67,7 +71,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for b in weir weir-operator weir-example-gen weir-statistics-gen weir-schema-gen weir-example-validator; do
+for b in weir weir-operator weir-server weir-example-gen weir-statistics-gen weir-schema-gen weir-example-validator; do
   [ -x "$bin/$b" ] || die "$bin/$b is missing; build it first"
 done
 
@@ -160,10 +164,20 @@ EOF
 check "the operator's ServiceAccount may not read Secrets" \
   test "$(kubectl auth can-i get secrets -n "$NS" --as=system:serviceaccount:weir-system:weir-operator)" = no
 
+# weir-server holds the metadata; the operator publishes through its API
+mkdir -p "$D/meta"
+printf 'e2e-%s%s%s%s\n' "$RANDOM" "$RANDOM" "$RANDOM" "$RANDOM" >"$D/meta/token"
+"$bin/weir-server" --store "$D/meta/metadata.sqlite" --listen 127.0.0.1:0 \
+  --token-file "$D/meta/token" 2>"$D/weir-server.log" &
+srv_pid=$!
+srv_port=$("$scripts/weir-server-port.sh" "$D/weir-server.log") || { cat "$D/weir-server.log"; die "weir-server did not start"; }
+meta_url=http://127.0.0.1:$srv_port
+export WEIR_METADATA_TOKEN_FILE=$D/meta/token
+
 op_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 start_operator() { # N PORT: replica N, /metrics on PORT; sets op_pid
   "$op_bin" --kubeconfig "$D/operator.kubeconfig" --namespace "$NS" \
-    --metadata "$D/meta/metadata.sqlite" --image-registry localhost --image-tag 0.1.0 \
+    --metadata "$meta_url" --image-registry localhost --image-tag 0.1.0 \
     --image-pull-policy Never --s3-secret weir-s3 --pod-service-account weir-pipeline \
     --listen "127.0.0.1:$2" --retry-backoff 1 \
     --leader-elect --lease-namespace weir-system --identity "e2e-$1" >>"$D/operator-$1.log" 2>&1 &
@@ -190,7 +204,7 @@ wait_for() { # SECONDS CMD...: until CMD succeeds
   return 1
 }
 pods_of() { kubectl -n "$NS" get pods -l "weir.dev/run=$1" -o name 2>/dev/null | wc -l; }
-metadata_says() { "$bin/weir" runs show "$1" --store "$D/meta/metadata.sqlite" 2>&1; }
+metadata_says() { "$bin/weir" runs show "$1" --store "$meta_url" 2>&1; }
 
 check "/readyz answers ok" wait_for 30 sh -c "curl -sf http://127.0.0.1:$op_port/readyz | grep -q ok"
 
@@ -232,8 +246,17 @@ sc_out=$(node_field churn-1 schema_gen outputs.schema)
 check "schema.pbtxt is on S3 with the churn domain (No, Yes)" bash -c 's3_get "$1" | grep -q "value: \"Yes\""' _ "${sc_out#s3://$bucket/}schema.pbtxt"
 md=$(metadata_says "$(kubectl -n "$NS" get pipelinerun churn-1 -o jsonpath='{.status.runId}')")
 echo "$md" | sed 's/^/    /' | head -12
-check "the operator's metadata store has the run, $nn nodes Complete" \
+check "weir-server has the run the operator published, $nn nodes Complete" \
   test "$(echo "$md" | grep -c -i 'complete')" -ge "$nn"
+check "the operator opened its store through weir-server" \
+  grep -q "$meta_url" "$D/operator-1.log"
+runs_json=$(curl -sf "$meta_url/api/v1/runs")
+check "weir-server's run list (the dashboard's view) has churn-1's run" \
+  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); r=[x for x in d["runs"] if x["run_id"] == sys.argv[2]]; sys.exit(0 if r and r[0]["state"] == "COMPLETE" and r[0]["nodes"]["complete"] == int(sys.argv[3]) else 1)' \
+  "$runs_json" "$(kubectl -n "$NS" get pipelinerun churn-1 -o jsonpath='{.status.runId}')" "$nn"
+check "the SQLite file behind weir-server holds the run" \
+  sh -c '"$1" runs --store "$2" | grep -q "$3"' _ "$bin/weir" "$D/meta/metadata.sqlite" \
+  "$(kubectl -n "$NS" get pipelinerun churn-1 -o jsonpath='{.status.runId}')"
 tg_out=$(node_field churn-1 transform outputs.transform_graph)
 check "the transform graph and its vocabularies are on S3" has_key "${tg_out#s3://$bucket/}" 'vocabularies/contract.txt'
 mo_out=$(node_field churn-1 trainer outputs.model)
@@ -366,8 +389,15 @@ kill "$op_pid" 2>/dev/null
 wait "$op_pid"
 rc=$?
 op_pid=
+srv_pid=
 check "the operator stops cleanly on SIGTERM (exit $rc)" test "$rc" = 0
 check "no sanitizer report in the operator's log" \
   sh -c "! grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' '$D'/operator-*.log"
+kill "$srv_pid" 2>/dev/null
+wait "$srv_pid"
+rc=$?
+srv_pid=
+check "weir-server stops cleanly on SIGTERM (exit $rc), no 5xx answered" \
+  sh -c 'test "$1" = 0 && ! grep -q " 5[0-9][0-9] " "$2"' _ "$rc" "$D/weir-server.log"
 echo "# total $(($(date +%s) - t0)) s"
 finish

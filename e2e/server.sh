@@ -17,9 +17,11 @@ bin=$(cd "${1:-build}" && pwd)/bin
 cd "$repo"
 work=$(mktemp -d "${TMPDIR:-/tmp}/weir-e2e-server.XXXXXX")
 srv_pid=
+srv2_pid=
 ui_pid=
 cleanup() {
   [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null && wait "$srv_pid" 2>/dev/null
+  [ -n "$srv2_pid" ] && kill "$srv2_pid" 2>/dev/null && wait "$srv2_pid" 2>/dev/null
   [ -n "$ui_pid" ] && kill "$ui_pid" 2>/dev/null && wait "$ui_pid" 2>/dev/null
   rm -rf "$work"
 }
@@ -51,12 +53,7 @@ echo 'secret' >"$work/secret.txt"
 "$bin/weir-server" --store "$work/m.sqlite" --listen 127.0.0.1:0 --token-file "$work/token" \
   --max-body-bytes 4096 --static-dir "$work/static" 2>"$work/server.log" &
 srv_pid=$!
-port=
-for _ in $(seq 1 100); do
-  port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$work/server.log" 2>/dev/null | grep -o '[0-9]*$')
-  [ -n "$port" ] && break
-  sleep 0.05
-done
+port=$(scripts/weir-server-port.sh "$work/server.log")
 u="http://127.0.0.1:${port:-1}"
 check "weir-server starts and answers /healthz" pyq "d['status'] == 'ok'" <(curl -sf "$u/healthz")
 get() { curl -s -o "$work/$1" -w '%{http_code}' "$u$2"; }
@@ -164,6 +161,46 @@ code=$(curl -s -o "$work/w6.json" -w '%{http_code}' -X POST -H "Authorization: B
 check "a write naming an unknown type: 404 with {\"error\": ...}" pyq "'NoSuchType' in d['error']" "$work/w6.json"
 test "$code" = 404 || not_ok "  (it was $code)"
 
+# ------------------------------------------- publishing through the API
+# weir run with --store http://...: the store over weir-server's API, as the
+# operator uses it on a cluster (a second server, default body cap).
+"$bin/weir-server" --store "$work/m2.sqlite" --listen 127.0.0.1:0 --token-file "$work/token" \
+  2>"$work/server2.log" &
+srv2_pid=$!
+port2=$(scripts/weir-server-port.sh "$work/server2.log")
+u2="http://127.0.0.1:${port2:-1}"
+WEIR_METADATA_TOKEN_FILE=$work/token "$bin/weir" run examples/churn/pipeline.yaml \
+  --param root="$work/root2" --store "$u2" >"$work/run2.log" 2>&1
+check "weir run --store http://... publishes the churn run through the API (10 complete)" \
+  grep -q "10 complete, 0 cached, 0 failed" "$work/run2.log"
+WEIR_METADATA_TOKEN_FILE=$work/token "$bin/weir" run examples/churn/pipeline.yaml \
+  --param root="$work/root2" --store "$u2" >"$work/run3.log" 2>&1
+check "the same run again is all cached (the cache lookup through the API)" \
+  grep -q "0 complete, 10 cached, 0 failed" "$work/run3.log"
+# two runs at once, each changing the trainer: both publish, neither waits on a lock
+pids=
+for steps in 40 60; do
+  WEIR_METADATA_TOKEN_FILE=$work/token "$bin/weir" run examples/churn/pipeline.yaml \
+    --param root="$work/root2" --param train_steps=$steps --store "$u2" >"$work/run-$steps.log" 2>&1 &
+  pids="$pids $!"
+done
+for p in $pids; do wait "$p"; done
+check "two runs at once through the server both finish (5 cached, 5 complete each)" \
+  sh -c 'grep -q "5 complete, 5 cached, 0 failed" "$1" && grep -q "5 complete, 5 cached, 0 failed" "$2"' \
+  _ "$work/run-40.log" "$work/run-60.log"
+check "the server's run list has the 4 runs" pyq "len(d['runs']) == 4" <(curl -s "$u2/api/v1/runs")
+check "weir runs reads them back through the API" \
+  test "$("$bin/weir" runs --store "$u2" 2>/dev/null | grep -c '^churn-')" = 4
+WEIR_METADATA_TOKEN= "$bin/weir" run examples/churn/pipeline.yaml --param root="$work/root2" \
+  --param train_steps=70 --store "$u2" >"$work/run-notoken.log" 2>&1
+rc=$?
+check "without the token weir run fails, saying where the token goes" \
+  sh -c 'test "$1" -ne 0 && grep -q WEIR_METADATA_TOKEN "$2"' _ "$rc" "$work/run-notoken.log"
+check "the SQLite file behind the server holds what was published (4 runs)" \
+  test "$("$bin/weir" runs --store "$work/m2.sqlite" 2>/dev/null | grep -c '^churn-')" = 4
+kill "$srv2_pid" 2>/dev/null
+wait "$srv2_pid" 2>/dev/null
+
 # ------------------------------------------------------- static and CORS
 check "static: / serves index.html" grep -q "weir dashboard" <(curl -s "$u/")
 code=$(curl -s --path-as-is -o /dev/null -w '%{http_code}' "$u/../secret.txt")
@@ -193,7 +230,7 @@ srv_pid=
 ui_pid=
 check "weir-server exits 0 on SIGTERM" test "$rc_srv" -eq 0
 check "no sanitizer report from weir-server" \
-  bash -c "! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' '$work/server.log' '$work/ui.log'"
+  bash -c "! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' '$work/server.log' '$work/server2.log' '$work/ui.log'"
 
 echo "server: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -36,7 +36,9 @@ static void usage(FILE *f) {
     fputs("usage: weir-operator [options]\n"
           "  --kubeconfig PATH          kubeconfig (default: in-cluster, then $KUBECONFIG, ~/.kube/config)\n"
           "  --namespace NS             watch only NS (default: all namespaces)\n"
-          "  --metadata PATH|URL        metadata store: SQLite path or postgresql:// URL\n"
+          "  --metadata PATH|URL        metadata store: SQLite path, postgresql:// URL, or a\n"
+          "                             weir-server's http:// URL (its write token from\n"
+          "                             $WEIR_METADATA_TOKEN_FILE or $WEIR_METADATA_TOKEN)\n"
           "                             (default /var/lib/weir/metadata.sqlite)\n"
           "  --image-registry REG       registry of the component images (default: none)\n"
           "  --image-tag TAG            tag of the component images (default " WEIR_VERSION_STRING ")\n"
@@ -363,10 +365,26 @@ int main(int argc, char **argv) {
         }
         free(dir);
     }
-    rc = weir_store_open(c->metadata, 0, &op->store);
+    /* A store behind a network (weir-server, PostgreSQL) may come up after
+     * the operator, as pods of one release do: wait for it a while rather
+     * than crash-looping. Any other failure (a bad token, a refused
+     * schema) is final. */
+    for (int tries = 1;; tries++) {
+        rc = weir_store_open(c->metadata, 0, &op->store);
+        int transient = rc == WEIR_EIO || rc == WEIR_EAGAIN || rc == WEIR_ETIMEDOUT;
+        if (!rc || !transient || tries >= 60 || !strstr(c->metadata, "://")) break;
+        WEIR_WARN("waiting for the metadata store (try %d of 60, every 2 s): %s", tries,
+                  weir_error_message());
+        sleep(2);
+    }
     if (rc) {
         WEIR_ERROR("%s", weir_error_message()); /* names the store, no password */
         goto out;
+    }
+    {
+        char *shown = weir_store_redact(c->metadata);
+        WEIR_INFO("metadata store: %s (%s)", shown ? shown : "?", weir_store_backend(op->store));
+        free(shown);
     }
     rc = weir_kube_workqueue_new(NULL, &op->q);
     if (rc) goto fail;

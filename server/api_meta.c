@@ -71,7 +71,7 @@ static weir_status wrap(srv_req *r, enum kind k, const void *arr, size_t n, item
  * (artifacts and executions), in id order. */
 static weir_status fetch_one(srv_req *r, enum kind k, int64_t type_id, int64_t ctx_id,
                              const weir_meta_list *l, item **out, size_t *n) {
-    weir_store_t *s = r->s->store;
+    weir_store_t *s = r->store;
     void *arr = NULL;
     size_t cnt = 0;
     weir_status rc;
@@ -209,7 +209,7 @@ static unsigned write_list(srv_req *r, enum kind k, const void *arr, size_t n) {
 static unsigned nodes_by_ids(srv_req *r, enum kind k, const int64_t *ids, size_t nids) {
     void *arr = NULL;
     size_t n = 0;
-    weir_store_t *st = r->s->store;
+    weir_store_t *st = r->store;
     weir_status rc = k == K_ART ? weir_store_get_artifacts_by_ids(st, ids, nids, r->arena, (weir_meta_artifact **)&arr, &n)
                    : k == K_EXE ? weir_store_get_executions_by_ids(st, ids, nids, r->arena, (weir_meta_execution **)&arr, &n)
                                 : weir_store_get_contexts_by_ids(st, ids, nids, r->arena, (weir_meta_context **)&arr, &n);
@@ -222,7 +222,7 @@ static unsigned nodes_by_ids(srv_req *r, enum kind k, const int64_t *ids, size_t
 static unsigned related_contexts(srv_req *r, int which, int64_t id) {
     weir_meta_context *c = NULL;
     size_t n = 0;
-    weir_store_t *st = r->s->store;
+    weir_store_t *st = r->store;
     weir_status rc = which == 0 ? weir_store_get_contexts_by_artifact(st, id, r->arena, &c, &n)
                    : which == 1 ? weir_store_get_contexts_by_execution(st, id, r->arena, &c, &n)
                    : which == 2 ? weir_store_get_parent_contexts(st, id, r->arena, &c, &n)
@@ -268,12 +268,12 @@ static unsigned list_nodes(srv_req *r, enum kind k) {
     weir_status rc;
     if (type || type_id) {
         weir_meta_type *t = NULL;
-        rc = type ? weir_store_get_type(r->s->store, kind_type[k], type, NULL, r->arena, &t)
-                  : weir_store_get_type_by_id(r->s->store, type_id, r->arena, &t);
+        rc = type ? weir_store_get_type(r->store, kind_type[k], type, NULL, r->arena, &t)
+                  : weir_store_get_type_by_id(r->store, type_id, r->arena, &t);
         if (rc == WEIR_OK && t->kind != kind_type[k]) rc = WEIR_ENOENT;
         if (rc == WEIR_OK && name) {
             weir_meta_context *c = NULL;
-            rc = weir_store_get_context_by_type_and_name(r->s->store, t->id, name, r->arena, &c);
+            rc = weir_store_get_context_by_type_and_name(r->store, t->id, name, r->arena, &c);
             if (rc == WEIR_ENOENT) return write_list(r, K_CTX, NULL, 0);
             if (rc) return srv_error_status(r, rc, "reading the context");
             return write_list(r, K_CTX, c, 1);
@@ -292,7 +292,7 @@ static unsigned list_nodes(srv_req *r, enum kind k) {
         types = t;
         ntypes = 1;
     } else if (!ctx_id && !uri) {
-        rc = weir_store_get_types(r->s->store, kind_type[k], r->arena, &types, &ntypes);
+        rc = weir_store_get_types(r->store, kind_type[k], r->arena, &types, &ntypes);
         if (rc) return srv_error_status(r, rc, "reading the types");
     }
     size_t want = (size_t)page_size + 1, got = 0;
@@ -303,7 +303,7 @@ static unsigned list_nodes(srv_req *r, enum kind k) {
     if (uri && !ctx_id) {
         weir_meta_artifact *a = NULL;
         size_t na = 0;
-        rc = weir_store_get_artifacts_by_uri(r->s->store, uri, r->arena, &a, &na);
+        rc = weir_store_get_artifacts_by_uri(r->store, uri, r->arena, &a, &na);
         if (rc) return srv_error_status(r, rc, "reading artifacts");
         item *it = NULL;
         size_t ni = 0;
@@ -380,11 +380,11 @@ static unsigned list_types(srv_req *r) {
     size_t n = 0;
     weir_status rc;
     if (name) {
-        rc = weir_store_get_type(r->s->store, kind_type[kind], name, version, r->arena, &t);
+        rc = weir_store_get_type(r->store, kind_type[kind], name, version, r->arena, &t);
         if (rc == WEIR_ENOENT) rc = WEIR_OK;
         else n = rc ? 0 : 1;
     } else {
-        rc = weir_store_get_types(r->s->store, kind_type[kind], r->arena, &t, &n);
+        rc = weir_store_get_types(r->store, kind_type[kind], r->arena, &t, &n);
     }
     if (rc) return srv_error_status(r, rc, "reading types");
     srv_jw *w = &r->w;
@@ -399,7 +399,7 @@ static unsigned list_types(srv_req *r) {
 
 static unsigned get_type(srv_req *r, int64_t id) {
     weir_meta_type *t = NULL;
-    weir_status rc = weir_store_get_type_by_id(r->s->store, id, r->arena, &t);
+    weir_status rc = weir_store_get_type_by_id(r->store, id, r->arena, &t);
     if (rc) return srv_error_status(r, rc, "reading the type");
     srv_jw_obj(&r->w);
     srv_jw_key(&r->w, "type");
@@ -423,8 +423,8 @@ static unsigned list_events(srv_req *r) {
     if (!na == !ne) return srv_error(r, 400, "give artifact_id or execution_id (one of them; ids separated by commas)");
     weir_meta_event *ev = NULL;
     size_t n = 0;
-    weir_status rc = na ? weir_store_get_events_by_artifact_ids(r->s->store, aid, na, r->arena, &ev, &n)
-                        : weir_store_get_events_by_execution_ids(r->s->store, eid, ne, r->arena, &ev, &n);
+    weir_status rc = na ? weir_store_get_events_by_artifact_ids(r->store, aid, na, r->arena, &ev, &n)
+                        : weir_store_get_events_by_execution_ids(r->store, eid, ne, r->arena, &ev, &n);
     if (rc) return srv_error_status(r, rc, "reading events");
     /* events have no id of their own: the token is an offset */
     size_t from = (size_t)token < n ? (size_t)token : n, to = from + (size_t)page_size;
@@ -533,7 +533,7 @@ static unsigned lineage(srv_req *r, int64_t id) {
     int64_t depth;
     unsigned e;
     if ((e = srv_arg_int(r, "depth", 10, 1, 100, &depth))) return e;
-    weir_store_t *s = r->s->store;
+    weir_store_t *s = r->store;
     weir_meta_artifact *root = NULL;
     size_t nroot = 0;
     weir_status rc = weir_store_get_artifacts_by_ids(s, &id, 1, r->arena, &root, &nroot);
@@ -612,7 +612,7 @@ fail:
 static unsigned get_artifact(srv_req *r, int64_t id, const char *rest) {
     weir_meta_artifact *a = NULL;
     size_t n = 0;
-    weir_status rc = weir_store_get_artifacts_by_ids(r->s->store, &id, 1, r->arena, &a, &n);
+    weir_status rc = weir_store_get_artifacts_by_ids(r->store, &id, 1, r->arena, &a, &n);
     if (rc) return srv_error_status(r, rc, "reading the artifact");
     if (!n) return srv_error(r, 404, "no artifact %lld", (long long)id);
     if (!strcmp(rest, "/lineage")) return lineage(r, id);
@@ -620,7 +620,7 @@ static unsigned get_artifact(srv_req *r, int64_t id, const char *rest) {
     if (*rest) return srv_error(r, 404, "unknown path: try /artifacts/%lld, .../lineage or .../preview", (long long)id);
     weir_meta_context *c = NULL;
     size_t nc = 0;
-    if ((rc = weir_store_get_contexts_by_artifact(r->s->store, id, r->arena, &c, &nc)))
+    if ((rc = weir_store_get_contexts_by_artifact(r->store, id, r->arena, &c, &nc)))
         return srv_error_status(r, rc, "reading the artifact's contexts");
     srv_jw *w = &r->w;
     srv_jw_obj(w);
@@ -638,14 +638,14 @@ static unsigned get_execution(srv_req *r, int64_t id, const char *rest) {
     if (*rest) return srv_error(r, 404, "unknown path under /executions/%lld", (long long)id);
     weir_meta_execution *x = NULL;
     size_t n = 0;
-    weir_status rc = weir_store_get_executions_by_ids(r->s->store, &id, 1, r->arena, &x, &n);
+    weir_status rc = weir_store_get_executions_by_ids(r->store, &id, 1, r->arena, &x, &n);
     if (rc) return srv_error_status(r, rc, "reading the execution");
     if (!n) return srv_error(r, 404, "no execution %lld", (long long)id);
     weir_meta_event *ev = NULL;
     weir_meta_context *c = NULL;
     size_t nev = 0, nc = 0;
-    if ((rc = weir_store_get_events_by_execution_ids(r->s->store, &id, 1, r->arena, &ev, &nev)) ||
-        (rc = weir_store_get_contexts_by_execution(r->s->store, id, r->arena, &c, &nc)))
+    if ((rc = weir_store_get_events_by_execution_ids(r->store, &id, 1, r->arena, &ev, &nev)) ||
+        (rc = weir_store_get_contexts_by_execution(r->store, id, r->arena, &c, &nc)))
         return srv_error_status(r, rc, "reading the execution's events");
     srv_jw *w = &r->w;
     srv_jw_obj(w);
@@ -669,11 +669,11 @@ static unsigned get_context(srv_req *r, int64_t id, const char *rest) {
                                 (long long)id, (long long)id, (long long)id);
     weir_meta_context *c = NULL, *par = NULL, *ch = NULL;
     size_t n = 0, np = 0, nch = 0;
-    weir_status rc = weir_store_get_contexts_by_ids(r->s->store, &id, 1, r->arena, &c, &n);
+    weir_status rc = weir_store_get_contexts_by_ids(r->store, &id, 1, r->arena, &c, &n);
     if (rc) return srv_error_status(r, rc, "reading the context");
     if (!n) return srv_error(r, 404, "no context %lld", (long long)id);
-    if ((rc = weir_store_get_parent_contexts(r->s->store, id, r->arena, &par, &np)) ||
-        (rc = weir_store_get_child_contexts(r->s->store, id, r->arena, &ch, &nch)))
+    if ((rc = weir_store_get_parent_contexts(r->store, id, r->arena, &par, &np)) ||
+        (rc = weir_store_get_child_contexts(r->store, id, r->arena, &ch, &nch)))
         return srv_error_status(r, rc, "reading related contexts");
     srv_jw *w = &r->w;
     srv_jw_obj(w);
@@ -844,8 +844,8 @@ static unsigned parse_node(srv_req *r, enum kind k, const cJSON *o, const char *
         return e;
     if (!n->type_id && !n->type_name) return bad(r, where, "give 'type' (a type name) or 'type_id'");
     weir_meta_type *t = NULL;
-    weir_status rc = n->type_id ? weir_store_get_type_by_id(r->s->store, n->type_id, r->arena, &t)
-                                : weir_store_get_type(r->s->store, kind_type[k], n->type_name, NULL, r->arena, &t);
+    weir_status rc = n->type_id ? weir_store_get_type_by_id(r->store, n->type_id, r->arena, &t)
+                                : weir_store_get_type(r->store, kind_type[k], n->type_name, NULL, r->arena, &t);
     if (rc == WEIR_ENOENT)
         return srv_error(r, 404, "%s: no %s type '%s': create it with POST /api/v1/types", where,
                          weir_meta_kind_name(kind_type[k]), n->type_name ? n->type_name : "(by id)");
@@ -923,8 +923,9 @@ static unsigned parse_path(srv_req *r, const cJSON *o, const char *where, weir_m
     for (const cJSON *c = p->child; c; c = c->next, i++) {
         const cJSON *k = field(c, "key"), *ix = field(c, "index");
         if (cJSON_IsString(k)) st[i].key = k->valuestring;
-        else if (cJSON_IsNumber(ix)) st[i].index = (int64_t)ix->valuedouble;
-        else return bad(r, where, "each path step is {\"key\": \"...\"} or {\"index\": N}");
+        else if (cJSON_IsNumber(ix) && ix->valuedouble == floor(ix->valuedouble) && fabs(ix->valuedouble) <= 9e15)
+            st[i].index = (int64_t)ix->valuedouble;
+        else return bad(r, where, "each path step is {\"key\": \"...\"} or {\"index\": N} (an integer)");
     }
     *out = st;
     *n = cnt;
@@ -957,9 +958,9 @@ static unsigned post_nodes(srv_req *r, enum kind k, const cJSON *body) {
                                 : parse_context(r, c, where, (weir_meta_context *)arr + i);
         if (e) return e;
     }
-    weir_status rc = k == K_ART ? weir_store_put_artifacts(r->s->store, arr, n, ids)
-                   : k == K_EXE ? weir_store_put_executions(r->s->store, arr, n, ids)
-                                : weir_store_put_contexts(r->s->store, arr, n, ids);
+    weir_status rc = k == K_ART ? weir_store_put_artifacts(r->store, arr, n, ids)
+                   : k == K_EXE ? weir_store_put_executions(r->store, arr, n, ids)
+                                : weir_store_put_contexts(r->store, arr, n, ids);
     if (rc) return srv_error_status(r, rc, "writing to the store");
     srv_jw_obj(&r->w);
     srv_jw_key(&r->w, "ids");
@@ -995,7 +996,7 @@ static unsigned post_events(srv_req *r, const cJSON *body) {
         ev[i].type = (weir_meta_event_type)type;
         ev[i].path = path;
     }
-    weir_status rc = weir_store_put_events(r->s->store, ev, n);
+    weir_status rc = weir_store_put_events(r->store, ev, n);
     if (rc) return srv_error_status(r, rc, "writing events");
     srv_jw_obj(&r->w);
     srv_jw_kint(&r->w, "count", (int64_t)n);
@@ -1028,7 +1029,7 @@ static unsigned post_attributions(srv_req *r, const cJSON *body) {
             return e;
         if (!s[i].context_id || !s[i].execution_id) return bad(r, "associations", "each needs context_id and execution_id");
     }
-    weir_status rc = weir_store_put_attributions_associations(r->s->store, a, nat, s, nas);
+    weir_status rc = weir_store_put_attributions_associations(r->store, a, nat, s, nas);
     if (rc) return srv_error_status(r, rc, "writing attributions");
     srv_jw_obj(&r->w);
     srv_jw_kint(&r->w, "attributions", (int64_t)nat);
@@ -1053,7 +1054,7 @@ static unsigned post_parent_contexts(srv_req *r, const cJSON *body) {
             return e;
         if (!pc[i].child_id || !pc[i].parent_id) return bad(r, where, "needs child_id and parent_id");
     }
-    weir_status rc = weir_store_put_parent_contexts(r->s->store, pc, n);
+    weir_status rc = weir_store_put_parent_contexts(r->store, pc, n);
     if (rc) return srv_error_status(r, rc, "writing parent contexts");
     srv_jw_obj(&r->w);
     srv_jw_kint(&r->w, "count", (int64_t)n);
@@ -1086,7 +1087,7 @@ static unsigned post_type(srv_req *r, const cJSON *body) {
     unsigned flags = cJSON_IsTrue(field(body, "can_add_fields")) ? WEIR_META_TYPE_CAN_ADD_FIELDS : 0;
     if (cJSON_IsTrue(field(body, "can_omit_fields"))) flags |= WEIR_META_TYPE_CAN_OMIT_FIELDS;
     int64_t id = 0;
-    weir_status rc = weir_store_put_type(r->s->store, &t, flags, &id);
+    weir_status rc = weir_store_put_type(r->store, &t, flags, &id);
     if (rc) return srv_error_status(r, rc, "writing the type");
     srv_jw_obj(&r->w);
     srv_jw_kint(&r->w, "id", id);
@@ -1137,7 +1138,7 @@ static unsigned post_publish(srv_req *r, const cJSON *body) {
         if ((e = parse_context(r, c, where, &ctxs[i]))) return e;
     }
     int64_t xid = 0;
-    weir_status rc = weir_store_put_execution(r->s->store, &x, items, na, ctxs, nc, &xid, aids, cids);
+    weir_status rc = weir_store_put_execution(r->store, &x, items, na, ctxs, nc, &xid, aids, cids);
     if (rc) return srv_error_status(r, rc, "publishing the execution");
     srv_jw *w = &r->w;
     srv_jw_obj(w);
@@ -1185,7 +1186,7 @@ static unsigned cache_lookup(srv_req *r) {
     unsigned e;
     if (!key) return srv_error(r, 400, "give key= (an execution's cache key)");
     if ((e = srv_arg_int(r, "type_id", 0, 0, INT64_MAX, &type_id))) return e;
-    weir_status rc = weir_store_find_cached_execution(r->s->store, key, type_id, &id);
+    weir_status rc = weir_store_find_cached_execution(r->store, key, type_id, &id);
     if (rc) return srv_error_status(r, rc, "looking up the cache");
     srv_jw_obj(&r->w);
     srv_jw_kint(&r->w, "execution_id", id);

@@ -49,7 +49,7 @@ static const char *node_state(weir_meta_execution_state s) {
 
 static weir_status run_type(srv_req *r, int64_t *id) {
     weir_meta_type *t = NULL;
-    weir_status rc = weir_store_get_type(r->s->store, WEIR_META_CONTEXT_TYPE, CTX_RUN, NULL, r->arena, &t);
+    weir_status rc = weir_store_get_type(r->store, WEIR_META_CONTEXT_TYPE, CTX_RUN, NULL, r->arena, &t);
     if (!rc) *id = t->id;
     return rc;
 }
@@ -113,7 +113,7 @@ static unsigned list_runs(srv_req *r) {
         weir_meta_list l = {.cursor = cursor, .limit = 200, .newest_first = 1};
         weir_meta_context *c = NULL;
         size_t n = 0;
-        if ((rc = weir_store_get_contexts_by_type(r->s->store, tid, &l, r->arena, &c, &n)))
+        if ((rc = weir_store_get_contexts_by_type(r->store, tid, &l, r->arena, &c, &n)))
             return srv_error_status(r, rc, "listing runs");
         for (size_t i = 0; i < n; i++) {
             if (pipeline && strcmp(srv_prop_str(c[i].custom, c[i].ncustom, "pipeline", ""), pipeline)) continue;
@@ -123,7 +123,7 @@ static unsigned list_runs(srv_req *r) {
                 break;
             }
             run_nodes rn = {0};
-            if ((rc = weir_store_get_executions_by_context(r->s->store, c[i].id, NULL, r->arena, &rn.ex, &rn.n)))
+            if ((rc = weir_store_get_executions_by_context(r->store, c[i].id, NULL, r->arena, &rn.ex, &rn.n)))
                 return srv_error_status(r, rc, "reading a run's executions");
             srv_jw_obj(w);
             write_run_summary(r, &c[i], &rn);
@@ -152,7 +152,7 @@ static unsigned find_run(srv_req *r, const char *run, weir_meta_context **out) {
     weir_status rc = run_type(r, &tid);
     if (rc == WEIR_ENOENT) return srv_error(r, 404, "the store has no runs yet");
     if (rc) return srv_error_status(r, rc, "reading the run type");
-    rc = weir_store_get_context_by_type_and_name(r->s->store, tid, run, r->arena, out);
+    rc = weir_store_get_context_by_type_and_name(r->store, tid, run, r->arena, out);
     if (rc == WEIR_ENOENT) return srv_error(r, 404, "no run called '%s' (GET /api/v1/runs lists them)", run);
     if (rc) return srv_error_status(r, rc, "reading the run");
     return 0;
@@ -182,7 +182,7 @@ static weir_status write_io(srv_req *r, const weir_meta_event *ev, size_t nev, i
             if (!w2 || strcmp(k2, key)) continue;
             weir_meta_artifact *a = NULL;
             size_t na = 0;
-            weir_status rc = weir_store_get_artifacts_by_ids(r->s->store, &ev[j].artifact_id, 1, r->arena, &a, &na);
+            weir_status rc = weir_store_get_artifacts_by_ids(r->store, &ev[j].artifact_id, 1, r->arena, &a, &na);
             if (rc) return rc;
             srv_jw_obj(w);
             srv_jw_kint(w, "id", ev[j].artifact_id);
@@ -219,7 +219,7 @@ static unsigned show_run(srv_req *r, const char *run) {
     unsigned e = find_run(r, run, &c);
     if (e) return e;
     run_nodes rn = {0};
-    weir_status rc = weir_store_get_executions_by_context(r->s->store, c->id, NULL, r->arena, &rn.ex, &rn.n);
+    weir_status rc = weir_store_get_executions_by_context(r->store, c->id, NULL, r->arena, &rn.ex, &rn.n);
     if (rc) return srv_error_status(r, rc, "reading the run's executions");
     srv_jw *w = &r->w;
     srv_jw_obj(w);
@@ -250,7 +250,7 @@ static unsigned show_run(srv_req *r, const char *run) {
         write_reported(w, x);
         weir_meta_event *ev = NULL;
         size_t nev = 0;
-        if ((rc = weir_store_get_events_by_execution_ids(r->s->store, &x->id, 1, r->arena, &ev, &nev)))
+        if ((rc = weir_store_get_events_by_execution_ids(r->store, &x->id, 1, r->arena, &ev, &nev)))
             return srv_error_status(r, rc, "reading events");
         srv_jw_key(w, "inputs");
         if ((rc = write_io(r, ev, nev, 0))) return srv_error_status(r, rc, "reading inputs");
@@ -273,7 +273,7 @@ static unsigned node_log(srv_req *r, const char *run, const char *node) {
     if ((e = find_run(r, run, &c))) return e;
     weir_meta_execution *ex = NULL;
     size_t ne = 0;
-    weir_status rc = weir_store_get_executions_by_context(r->s->store, c->id, NULL, r->arena, &ex, &ne);
+    weir_status rc = weir_store_get_executions_by_context(r->store, c->id, NULL, r->arena, &ex, &ne);
     if (rc) return srv_error_status(r, rc, "reading the run's executions");
     const weir_meta_execution *found = NULL;
     for (size_t k = 0; k < ne; k++)

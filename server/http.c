@@ -2,7 +2,7 @@
  * http.c — weir-server on libmicrohttpd: one thread per connection, request
  * bodies collected up to --max-body-bytes (413 past it), Bearer-token checks
  * (writes always, reads with --read-auth), CORS only with --cors-origin,
- * routing to the API handlers under the store lock, answers as JSON from a
+ * routing to the API handlers with a store handle from the pool, answers as JSON from a
  * capped buffer or streamed from a file (callback responses), and the
  * static files of --static-dir.
  *
@@ -97,7 +97,7 @@ const char *srv_type_name(srv_req *r, int64_t type_id) {
     for (size_t i = 0; i < r->ntypes; i++)
         if (r->type_ids[i] == type_id) return r->type_names[i];
     weir_meta_type *t = NULL;
-    const char *name = weir_store_get_type_by_id(r->s->store, type_id, r->arena, &t) ? "?" : t->name;
+    const char *name = weir_store_get_type_by_id(r->store, type_id, r->arena, &t) ? "?" : t->name;
     if (r->ntypes < sizeof r->type_ids / sizeof r->type_ids[0]) {
         r->type_ids[r->ntypes] = type_id;
         r->type_names[r->ntypes++] = name;
@@ -282,11 +282,18 @@ static unsigned route(srv_req *r) {
     r->w.typed = values && !strcmp(values, "typed");
     unsigned code;
     pthread_mutex_lock(&s->lock);
+    while (!s->nidle) pthread_cond_wait(&s->freed, &s->lock);
+    r->store = s->idle[--s->nidle];
+    pthread_mutex_unlock(&s->lock);
     if (!strncmp(rest, "runs", 4) && (rest[4] == '\0' || rest[4] == '/'))
         code = srv_api_runs(r, rest + 4);
     else
         code = srv_api_meta(r, rest);
+    pthread_mutex_lock(&s->lock);
+    s->idle[s->nidle++] = r->store;
+    pthread_cond_signal(&s->freed);
     pthread_mutex_unlock(&s->lock);
+    r->store = NULL;
     return code;
 }
 

@@ -27,7 +27,7 @@
 static const char usage[] =
     "usage: weir-server --store PATH_OR_URL [--listen ADDRESS:PORT] [--token-file FILE]\n"
     "                   [--read-auth] [--cors-origin ORIGIN] [--max-body-bytes N]\n"
-    "                   [--static-dir DIR]\n"
+    "                   [--static-dir DIR] [--store-connections N]\n"
     "\n"
     "The metadata store's REST API (docs/server.md) on http://ADDRESS:PORT/api/v1/.\n"
     "  --store          a SQLite file (PATH, sqlite:PATH) or postgresql://USER@HOST/DB\n"
@@ -37,7 +37,8 @@ static const char usage[] =
     "  --read-auth      reads need the token too (not /healthz)\n"
     "  --cors-origin    answer browsers from ORIGIN (default: no CORS headers)\n"
     "  --max-body-bytes request body cap (default 1048576)\n"
-    "  --static-dir     serve DIR's files at / (index.html for a directory)\n";
+    "  --static-dir     serve DIR's files at / (index.html for a directory)\n"
+    "  --store-connections  store handles serving requests at once (default 4)\n";
 
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) {
@@ -92,11 +93,13 @@ int main(int argc, char **argv) {
     memset(&s, 0, sizeof s);
     s.cfg.listen = "127.0.0.1:8080";
     s.cfg.max_body = 1u << 20;
+    s.cfg.store_connections = 4;
     static const struct option longopts[] = {
         {"store", required_argument, NULL, 's'},      {"listen", required_argument, NULL, 'l'},
         {"token-file", required_argument, NULL, 't'}, {"read-auth", no_argument, NULL, 'r'},
         {"cors-origin", required_argument, NULL, 'c'}, {"max-body-bytes", required_argument, NULL, 'm'},
         {"static-dir", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'},
+        {"store-connections", required_argument, NULL, 'n'},
         {"version", no_argument, NULL, 'V'},          {NULL, 0, NULL, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -118,6 +121,16 @@ int main(int argc, char **argv) {
             s.cfg.max_body = (size_t)v;
             break;
         }
+        case 'n': {
+            char *end = NULL;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (!end || *end || v == 0 || v > 64) {
+                fprintf(stderr, "weir-server: --store-connections '%s': give 1 to 64\n%s", optarg, usage);
+                return 2;
+            }
+            s.cfg.store_connections = (unsigned)v;
+            break;
+        }
         case 'h': fputs(usage, stdout); return 0;
         case 'V': printf("weir-server %s\n", WEIR_VERSION_STRING); return 0;
         default: fputs(usage, stderr); return 2;
@@ -134,6 +147,7 @@ int main(int argc, char **argv) {
     }
     int ret = 1;
     pthread_mutex_init(&s.lock, NULL);
+    pthread_cond_init(&s.freed, NULL);
     if (s.cfg.token_file && load_token(s.cfg.token_file, &s.token)) goto out;
     if (s.cfg.static_dir) {
         char real[PATH_MAX];
@@ -143,7 +157,19 @@ int main(int argc, char **argv) {
         }
         if (!(s.static_real = strdup(real))) goto out;
     }
-    if (open_store(s.cfg.store, &s.store)) goto out;
+    if (strstr(s.cfg.store, "://") && (!strncmp(s.cfg.store, "http://", 7) || !strncmp(s.cfg.store, "https://", 8))) {
+        weir_errorf(WEIR_EINVAL, "--store: give a SQLite path or a postgresql:// URL; an http:// URL "
+                    "is another weir-server, which serves its store itself");
+        goto out;
+    }
+    /* the pool: requests read and write at once, the database ordering
+     * the transactions (SQLite's WAL and busy wait, PostgreSQL's locks) */
+    if (!(s.idle = calloc(s.cfg.store_connections, sizeof *s.idle))) goto out;
+    for (unsigned i = 0; i < s.cfg.store_connections; i++) {
+        if (open_store(s.cfg.store, &s.idle[i])) goto out;
+        s.nstores = s.nidle = i + 1;
+    }
+    s.store = s.idle[0];
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -176,9 +202,12 @@ int main(int argc, char **argv) {
 out:
     if (ret) fprintf(stderr, "weir-server: %s\n", weir_error_message());
     srv_stop(&s);
-    weir_store_close(s.store);
+    /* srv_stop has finished every request: all handles are idle */
+    for (size_t i = 0; i < s.nidle; i++) weir_store_close(s.idle[i]);
+    free(s.idle);
     free(s.token);
     free(s.static_real);
+    pthread_cond_destroy(&s.freed);
     pthread_mutex_destroy(&s.lock);
     return ret;
 }

@@ -30,14 +30,20 @@ typedef struct srv_config {
     size_t max_body;            /* request body cap */
     const char *static_dir;     /* NULL: no static files */
     unsigned threads;           /* HTTP worker threads */
+    unsigned store_connections; /* store handles in the pool */
 } srv_config;
 
 typedef struct srv {
     srv_config cfg;
     char *token;                /* NULL: none configured */
     char *static_real;          /* realpath of static_dir */
-    weir_store_t *store;        /* one handle, used under `lock` */
+    weir_store_t *store;        /* the first handle (what /healthz names) */
+    /* The pool: --store-connections handles, each used by one request at a
+     * time; requests wait on `freed` when all are out. */
+    weir_store_t **idle;
+    size_t nidle, nstores;
     pthread_mutex_t lock;
+    pthread_cond_t freed;
     struct MHD_Daemon *d;
     int port;                   /* the bound port */
 } srv;
@@ -89,6 +95,7 @@ typedef struct srv_req {
     const char *body;           /* NUL-terminated; NULL when none */
     size_t body_len;
     weir_arena_t *arena;        /* per request, capped */
+    weir_store_t *store;        /* this request's handle, from the pool */
     srv_jw w;                   /* the JSON answer */
     const char *ctype;          /* of a streamed answer */
     weir_io_reader_t *stream;   /* set: the body is read from it (owned) */
@@ -119,7 +126,8 @@ const char *srv_type_name(srv_req *r, int64_t type_id);
 /* ------------------------------------------------------------- handlers */
 
 /* Each returns the HTTP status of the answer it has written; `rest` is the
- * path after the prefix that routed to it. Called with the store lock held. */
+ * path after the prefix that routed to it. r->store is theirs alone for the
+ * request. */
 unsigned srv_api_meta(srv_req *r, const char *rest);
 unsigned srv_api_runs(srv_req *r, const char *rest);
 unsigned srv_api_preview(srv_req *r, const weir_meta_artifact *a);

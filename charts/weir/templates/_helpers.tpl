@@ -112,6 +112,32 @@ app.kubernetes.io/component: server
 {{- default (printf "%s-token" (include "weir.serverName" .)) .Values.server.existingTokenSecret -}}
 {{- end -}}
 
+{{/* The key of the token Secret that holds the write token. */}}
+{{- define "weir.serverTokenSecretKey" -}}
+{{- ternary .Values.server.existingTokenSecretKey "token" (ne .Values.server.existingTokenSecret "") -}}
+{{- end -}}
+
+{{/*
+Where the operator keeps its metadata: "server" (published through
+weir-server's REST API) or "sqlite" (its own file under metadata.mountPath).
+Fails on anything else, and on "server" without a server to publish to.
+*/}}
+{{- define "weir.metadataStore" -}}
+{{- $s := .Values.metadata.store -}}
+{{- if not (has $s (list "server" "sqlite")) -}}
+{{- fail (printf "metadata.store must be server or sqlite, not %q" $s) -}}
+{{- end -}}
+{{- if and (eq $s "server") (not .Values.server.enabled) -}}
+{{- fail "metadata.store=server needs server.enabled=true; set metadata.store=sqlite to keep metadata in the operator's own SQLite file" -}}
+{{- end -}}
+{{- $s -}}
+{{- end -}}
+
+{{/* The operator's --metadata in server mode: weir-server's Service. */}}
+{{- define "weir.metadataServerURL" -}}
+{{- printf "http://%s.%s.svc:%v" (include "weir.serverName" .) .Release.Namespace .Values.server.service.port -}}
+{{- end -}}
+
 {{- define "weir.serverClaimName" -}}
 {{- default (printf "%s-data" (include "weir.serverName" .)) .Values.server.persistence.existingClaim -}}
 {{- end -}}
