@@ -389,7 +389,6 @@ kill "$op_pid" 2>/dev/null
 wait "$op_pid"
 rc=$?
 op_pid=
-srv_pid=
 check "the operator stops cleanly on SIGTERM (exit $rc)" test "$rc" = 0
 check "no sanitizer report in the operator's log" \
   sh -c "! grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' '$D'/operator-*.log"

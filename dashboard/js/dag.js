@@ -2,9 +2,10 @@
 // own data: a node's input artifact that another node of the run produced.
 // Layout (Sugiyama-style, enough for pipelines of tens of nodes): layer =
 // longest path from a source; order within a layer by a few barycenter
-// sweeps; edges as cubic curves top to bottom.
+// sweeps; edges as cubic curves top to bottom. The same layout draws an
+// artifact's lineage left to right (lineageSvg).
 
-import { s, nodeHref } from './dom.js';
+import { s, nodeHref, artifactHref } from './dom.js';
 
 /** Edges [{from, to, key}] between the run's nodes, through artifacts. */
 export function runEdges(nodes) {
@@ -24,6 +25,8 @@ export function runEdges(nodes) {
   }
   return edges;
 }
+
+const short = (t, k) => (t.length > k ? `${t.slice(0, k - 1)}…` : t);
 
 const NODE_W = 176;
 const NODE_H = 50;
@@ -151,7 +154,6 @@ export function dagSvg(nodes, { runId, selected, label } = {}) {
     g.append(s('rect', { x, y, width: NODE_W, height: NODE_H, rx: 6 }));
     g.append(s('rect', { class: 'stripe', x, y, width: 6, height: NODE_H, rx: 2 }));
     g.append(s('circle', { class: 'dot', cx: x + NODE_W - 12, cy: y + 12, r: 5 }));
-    const short = (t, k) => (t.length > k ? `${t.slice(0, k - 1)}…` : t);
     g.append(s('text', { class: 'dag-name', x: x + 14, y: y + 20 }, short(name, 20)));
     g.append(s('text', { class: 'dag-type', x: x + 14, y: y + 38 }, `${short(n.component_type || '', 15)} · ${st}${n.cache_hit ? ' ⟲' : ''}`));
     const title = `${name} (${n.component_type}): ${st}${n.cache_hit ? ', from the cache' : ''}${n.duration_s != null ? `, ${n.duration_s} s` : ''}`;
@@ -161,6 +163,101 @@ export function dagSvg(nodes, { runId, selected, label } = {}) {
     } else {
       svg.append(g);
     }
+  }
+  return svg;
+}
+
+const BOX_W = 164;
+const BOX_H = 44;
+const COL_GAP = 56;
+const ROW_GAP = 12;
+const PAD = 12;
+
+/** The last segments of a URI, at most k characters. */
+const uriTail = (uri, k = 22) => {
+  const t = String(uri || '').replace(/\/+$/, '').split('/').slice(-3).join('/');
+  return t.length > k ? `…${t.slice(-(k - 1))}` : t;
+};
+
+/**
+ * The SVG of an artifact's lineage (GET .../lineage): artifacts as boxes,
+ * executions as rounded boxes, one edge per artifact–execution pair of the
+ * events, arrows in the direction data flowed. Columns are hops from the
+ * focal artifact (layout's longest path along the walk): left to right
+ * downstream, right to left upstream, so data always flows rightwards.
+ */
+export function lineageSvg(l, { label } = {}) {
+  const up = l.direction === 'upstream';
+  const nodes = new Map([
+    ...l.artifacts.map((a) => [`a${a.id}`, { kind: 'artifact', v: a }]),
+    ...l.executions.map((x) => [`e${x.id}`, { kind: 'execution', v: x }]),
+  ]);
+  const names = [...nodes.keys()];
+  const seen = new Set();
+  const edges = []; // along the walk: from the focal artifact outwards
+  for (const ev of l.edges) {
+    const a = `a${ev.artifact_id}`;
+    const x = `e${ev.execution_id}`;
+    if (!nodes.has(a) || !nodes.has(x) || seen.has(a + x)) continue;
+    seen.add(a + x);
+    const input = /INPUT$/.test(ev.type);
+    const key = ((ev.path || []).find((p) => p.key !== undefined) || {}).key || '';
+    edges.push(input !== up ? { from: a, to: x, key } : { from: x, to: a, key });
+  }
+  const { layers, layer, pos, routes, minX, maxX } = layout(names, edges, { nodeW: BOX_H, virtualW: 8, gapX: ROW_GAP });
+  const last = layers.length - 1;
+  const lx = (n) => PAD + (up ? last - layer.get(n) : layer.get(n)) * (BOX_W + COL_GAP);
+  const cy = (n) => PAD + pos.get(n) - minX;
+  const width = 2 * PAD + layers.length * BOX_W + last * COL_GAP;
+  const height = 2 * PAD + maxX - minX;
+  const title = (n) => {
+    const { kind, v } = nodes.get(n);
+    return kind === 'artifact' ? `${v.type} #${v.id}` : `${v.type}${v.custom_properties && v.custom_properties.node ? ` ${v.custom_properties.node}` : ''} (execution #${v.id})`;
+  };
+  const svg = s('svg', {
+    class: 'lineage', viewBox: `0 0 ${width} ${height}`, width, height, role: 'group',
+    'aria-label': label || `Lineage: ${l.artifacts.length} artifacts, ${l.executions.length} executions`,
+    'data-direction': l.direction, 'data-artifacts': l.artifacts.length, 'data-executions': l.executions.length,
+  });
+  svg.append(s('defs', {}, s('marker', { id: 'lin-arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
+    s('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' }))));
+  const eg = s('g', { class: 'edges', 'aria-hidden': 'true' });
+  for (const e of edges) {
+    const pts = [e.from, ...(routes.get(e) || []), e.to];
+    if (up) pts.reverse();
+    let px = lx(pts[0]) + BOX_W;
+    let py = cy(pts[0]);
+    let d = `M${px},${py}`;
+    for (const q of pts.slice(1)) {
+      const real = nodes.has(q);
+      const qx = lx(q) - (real ? 2 : 0);
+      const mx = (px + qx) / 2;
+      d += ` C${mx},${py} ${mx},${cy(q)} ${qx},${cy(q)}`;
+      if (!real) d += ` L${qx + BOX_W},${cy(q)}`;
+      px = qx + BOX_W;
+      py = cy(q);
+    }
+    const [src, dst] = up ? [e.to, e.from] : [e.from, e.to];
+    eg.append(s('path', { class: 'edge', d, 'marker-end': 'url(#lin-arrow)', 'data-from': src, 'data-to': dst },
+      s('title', {}, `${title(src)} → ${title(dst)}${e.key ? ` (${e.key})` : ''}`)));
+  }
+  svg.append(eg);
+  for (const [n, { kind, v }] of nodes) {
+    const x = lx(n);
+    const y = cy(n) - BOX_H / 2;
+    const cp = v.custom_properties || {};
+    const focal = kind === 'artifact' && v.id === l.artifact_id;
+    const g = s('g', {
+      class: `lin-node lin-${kind} state-${String(v.state || 'unknown').toLowerCase()}${focal ? ' focal' : ''}`,
+      'data-kind': kind, 'data-id': v.id, 'data-type': v.type, 'data-node': kind === 'execution' ? cp.node : null,
+    },
+    s('title', {}, `${title(n)}: ${kind === 'artifact' ? `${v.uri || '—'}, ` : ''}${v.state || '—'}`),
+    s('rect', { x, y, width: BOX_W, height: BOX_H, rx: kind === 'artifact' ? 2 : 14 }),
+    s('text', { class: 'dag-name', x: x + 10, y: y + 18 }, kind === 'artifact' ? `${short(v.type, 14)} #${v.id}` : short(v.type, 19)),
+    s('text', { class: `dag-type${kind === 'artifact' ? ' mono' : ''}`, x: x + 10, y: y + 35 },
+      kind === 'artifact' ? uriTail(v.uri) : short(cp.node ? String(cp.node) : `execution #${v.id}`, 24)));
+    const href = kind === 'artifact' ? artifactHref(v.id) : cp.run_id && cp.node ? nodeHref(cp.run_id, cp.node) : null;
+    svg.append(href ? s('a', { href, class: 'dag-link', 'aria-label': title(n) }, g) : g);
   }
   return svg;
 }

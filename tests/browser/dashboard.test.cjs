@@ -223,6 +223,65 @@ const output = (run, node, key) => run.node_list.find((n) => n.node === node).ou
   });
   await snap('model');
 
+  // ------------------------------------------------------------- lineage
+  const lin = 'svg.lineage';
+  const modelId = output(runA, 'trainer', 'model');
+  const examplesId = output(runA, 'example_gen', 'examples');
+  const trainerExec = runA.node_list.find((n) => n.node === 'trainer').execution_id;
+  const rectX = (sel) => page.locator(`${sel} rect`).first().evaluate((r) => Number(r.getAttribute('x')));
+  await check('lineage: the model page draws its upstream lineage by default (depth 3), the model highlighted', async () => {
+    await page.waitForSelector(`${lin}[data-direction="upstream"]`);
+    assert(await page.locator('button[data-direction="upstream"][aria-pressed="true"]').count() === 1, 'Upstream is not pressed');
+    assert((await page.inputValue('#lineage-depth')) === '3', 'the depth is not 3');
+    const focal = page.locator(`${lin} g.lin-node.focal`);
+    assert(await focal.count() === 1, `${await focal.count()} highlighted nodes`);
+    assert((await focal.getAttribute('data-id')) === String(modelId), `the highlighted node is ${await focal.getAttribute('data-id')}, not ${modelId}`);
+    assert((await page.locator('#lineage-note').getAttribute('data-more')) === 'false', 'depth 3 says deeper nodes exist');
+  });
+  await check('lineage: upstream, the Trainer execution (left of the model, linked to its node page) and an Examples artifact', async () => {
+    const trainer = `${lin} g.lin-execution[data-type="Trainer"]`;
+    assert(await page.locator(trainer).count() === 1, `${await page.locator(trainer).count()} Trainer executions`);
+    assert((await page.locator(trainer).getAttribute('data-node')) === 'trainer', 'the Trainer execution does not name its node');
+    const href = await page.locator(`${lin} a:has(g.lin-execution[data-type="Trainer"])`).getAttribute('href');
+    assert(href === `#/runs/${RUN_A}/nodes/trainer`, `Trainer links to ${href}`);
+    assert(await page.locator(`${lin} path.edge[data-from="e${trainerExec}"][data-to="a${modelId}"]`).count() === 1, 'no Trainer → model edge');
+    assert(await rectX(trainer) < await rectX(`${lin} g.focal`), 'the Trainer is not left of the model');
+    assert(await page.locator(`${lin} g.lin-artifact[data-type="Examples"][data-id="${examplesId}"]`).count() === 1, 'ExampleGen\'s Examples not reached');
+    assert(await page.locator(`${lin} g.lin-execution[data-type="CsvExampleGen"]`).count() === 1, 'ExampleGen not reached');
+  });
+  await snap('lineage');
+  await check('lineage: depth 1 shows the Trainer alone and says deeper nodes exist', async () => {
+    await page.fill('#lineage-depth', '1');
+    await page.press('#lineage-depth', 'Enter');
+    await page.waitForSelector(`${lin}[data-executions="1"]`, { timeout: 10000 });
+    assert(await page.locator(`${lin} g.lin-execution[data-type="Trainer"]`).count() === 1, 'no Trainer');
+    const note = page.locator('#lineage-note');
+    assert((await note.getAttribute('data-more')) === 'true', 'data-more is not true');
+    assert(/Deeper nodes exist/.test(await note.textContent()), `note: ${await note.textContent()}`);
+    await page.fill('#lineage-depth', '3');
+    await page.press('#lineage-depth', 'Enter');
+    await page.waitForSelector(`${lin}[data-executions="5"]`, { timeout: 10000 });
+  });
+  await check('lineage: artifact boxes are links: the Examples box opens that artifact, its lineage centred on it', async () => {
+    const a = page.locator(`${lin} a:has(g.lin-artifact[data-id="${examplesId}"])`);
+    assert((await a.getAttribute('href')) === `#/artifacts/${examplesId}`, `href ${await a.getAttribute('href')}`);
+    await a.click();
+    await page.waitForSelector(`${lin} g.lin-node.focal[data-id="${examplesId}"]`, { timeout: 10000 });
+    assert(page.url().endsWith(`#/artifacts/${examplesId}`), `url ${page.url()}`);
+    assert(/^Examples/.test(await page.locator('h1').textContent()), 'the heading is not Examples');
+  });
+  await check('lineage: downstream of the examples reaches the Trainer and a Model, right of the examples', async () => {
+    await page.click('button[data-direction="downstream"]');
+    await page.waitForSelector(`${lin}[data-direction="downstream"]`, { timeout: 10000 });
+    assert(await page.locator('button[data-direction="downstream"][aria-pressed="true"]').count() === 1, 'Downstream is not pressed');
+    assert(await page.locator(`${lin} g.lin-execution[data-type="Trainer"]`).count() >= 1, 'no Trainer');
+    const model = `${lin} g.lin-artifact[data-type="Model"][data-id="${modelId}"]`;
+    assert(await page.locator(model).count() === 1, 'the first run\'s Model is not reached');
+    assert(await rectX(model) > await rectX(`${lin} g.focal`), 'the Model is not right of the examples');
+    assert(await page.locator(`${lin} path.edge`).count() >= 10, 'too few edges');
+  });
+  await snap('lineage-downstream');
+
   // ------------------------------------------------------------- compare
   await go('#/runs');
   await check('compare: ticking two runs and pressing Compare opens both side by side', async () => {

@@ -2,11 +2,13 @@
 // (the server's /preview): statistics (per-feature tables, histograms, top
 // values, split against split), schema, anomalies, evaluation (the
 // blessing decision first, metrics per slice), training curves, model
-// summary, blessing, examples, and a file list for anything else.
+// summary, blessing, examples, and a file list for anything else. Above
+// the preview, its lineage (upstream or downstream) as a graph.
 
-import { api } from '../api.js';
+import { api, ApiError } from '../api.js';
 import { h, badge, kvTable, table, fmtNum, fmtValue, fmtTime, fmtBytes, pct, runHref, link, artifactHref } from '../dom.js';
 import { histogram, topValues, lineChart, SERIES_COLORS } from '../charts.js';
+import { lineageSvg } from '../dag.js';
 
 export async function artifactView(main, [id], query, ctx) {
   const { artifact: a, contexts } = await api.artifact(id);
@@ -14,6 +16,7 @@ export async function artifactView(main, [id], query, ctx) {
   const nodeCtx = contexts.find((c) => c.type === 'node');
   const crumbs = [link('#/runs', 'Runs'), runCtx ? link(runHref(runCtx.name), runCtx.name) : null, h('span', { 'aria-current': 'page' }, `${a.type} #${a.id}`)].filter(Boolean);
   const body = h('div', { class: 'preview' }, h('p', { class: 'muted' }, 'Loading…'));
+  const lineage = lineageSection(a.id, ctx);
   main.replaceChildren(
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('ol', {}, crumbs.map((c) => h('li', {}, c)))),
     h('h1', {}, `${a.type} `, h('span', { class: 'mono' }, `#${a.id}`)),
@@ -25,11 +28,12 @@ export async function artifactView(main, [id], query, ctx) {
         ['Node', nodeCtx ? nodeCtx.name : '—'],
         ...Object.entries({ ...a.properties, ...a.custom_properties }).map(([k, v]) => [k, v && v.b64 ? '(binary)' : v]),
       ])),
+    lineage.section,
     body);
 
   let p;
   try {
-    p = await api.preview(id, query.split ? { split: query.split } : {});
+    [p] = await Promise.all([api.preview(id, query.split ? { split: query.split } : {}), lineage.load()]);
   } catch (e) {
     body.replaceChildren(h('p', { class: 'error', role: 'alert' }, `No preview: ${e.message}`));
     return;
@@ -40,6 +44,62 @@ export async function artifactView(main, [id], query, ctx) {
     curves: curvesView, model: modelView, blessing: blessingView, examples: examplesView, files: filesView,
   }[p.preview] || filesView;
   body.replaceChildren(...[await view(p, a, query, ctx)].flat(Infinity).filter(Boolean));
+}
+
+// ------------------------------------------------------------------ lineage
+
+const LINEAGE_MAX_DEPTH = 10;
+
+/** The Lineage section: direction, depth, the graph; load() (re)draws it. */
+function lineageSection(id, ctx) {
+  let direction = 'upstream';
+  let depth = 3;
+  let seq = 0;
+  const fig = h('figure', { class: 'dag-box lineage-box' });
+  const note = h('p', { class: 'muted', id: 'lineage-note', role: 'status' });
+  const dirButtons = [['upstream', 'Upstream'], ['downstream', 'Downstream']].map(([dir, text]) =>
+    h('button', { type: 'button', class: 'tab', 'data-direction': dir, onclick: () => { direction = dir; load(); } }, text));
+  const depthInput = h('input', { type: 'number', id: 'lineage-depth', min: 1, max: LINEAGE_MAX_DEPTH, value: depth });
+  depthInput.addEventListener('change', () => {
+    depth = Math.min(LINEAGE_MAX_DEPTH, Math.max(1, Math.round(Number(depthInput.value)) || 3));
+    depthInput.value = depth;
+    load();
+  });
+  async function load() {
+    const mine = ++seq;
+    for (const b of dirButtons) b.setAttribute('aria-pressed', String(b.dataset.direction === direction));
+    note.textContent = 'Loading…';
+    try {
+      const l = await api.lineage(id, direction, depth);
+      if (ctx.alive && mine === seq) draw(l);
+    } catch (e) {
+      if (mine !== seq) return;
+      fig.replaceChildren();
+      note.replaceChildren(h('span', { class: 'error-text' }, `No lineage: ${e.message}`));
+      if (!(e instanceof ApiError)) console.error(e);
+    }
+  }
+  function draw(l) {
+    const hops = l.levels.length - 1;
+    note.dataset.more = l.more;
+    note.dataset.truncated = l.truncated;
+    note.textContent = [
+      l.executions.length
+        ? `${l.direction === 'upstream' ? 'Upstream' : 'Downstream'}, ${hops} hop${hops === 1 ? '' : 's'}: ${l.artifacts.length} artifacts, ${l.executions.length} executions.`
+        : `Nothing ${l.direction}.`,
+      l.more ? `Deeper nodes exist: raise the depth (up to ${LINEAGE_MAX_DEPTH}).` : '',
+      l.truncated ? 'Truncated: the server stops at 5,000 nodes.' : '',
+    ].filter(Boolean).join(' ');
+    fig.replaceChildren(lineageSvg(l, { label: `${l.direction} lineage of artifact ${id}` }),
+      h('figcaption', { class: 'muted' }, 'Square boxes: artifacts (dashed: not LIVE; the highlighted one is this artifact). Rounded: executions, linked to their node. Arrows: data flow.'));
+  }
+  const section = h('section', { class: 'lineage-section', 'aria-labelledby': 'lineage-h' },
+    h('h2', { id: 'lineage-h' }, 'Lineage'),
+    h('div', { class: 'filters' },
+      h('div', { class: 'tabs', role: 'group', 'aria-label': 'Lineage direction' }, dirButtons),
+      h('label', { for: 'lineage-depth' }, 'Depth (hops): '), depthInput),
+    note, fig);
+  return { section, load };
 }
 
 // ---------------------------------------------------------------- statistics
