@@ -18,9 +18,14 @@
  *               Run with synchronous=NORMAL (weir's default in WAL mode) and
  *               synchronous=FULL (an fsync per commit, as ml-metadata's
  *               default rollback journal does).
+ *   through weir-server (--server BIN): the same lookups and publishes
+ *               through weir-server's API (the http:// store the operator
+ *               uses on a cluster), a server started on the same file;
+ *               the ratio to the direct calls is what HTTP and JSON cost
  *
  * usage: bench_meta [--dir DIR] [--executions N] [--lookups N] [--publish N]
  *                   [--compare PYTHON [--script bench/bench_mlmd.py]]
+ *                   [--server build/bin/weir-server]
  *   DIR      where the store files go (default /tmp; same disk for both)
  *   PYTHON   a Python with ml-metadata installed, e.g.
  *            ~/.cache/weir/venv-interop/bin/python; prints ratios weir/MLMD
@@ -30,7 +35,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +53,7 @@ struct figures {
     double load_per_s, lookups_per_s, publish_per_s, artifacts_per_s;
     double publish_full_per_s, artifacts_full_per_s;
     long lookups, publish;
+    double http_lookups_per_s, http_publish_per_s;
 };
 
 static double now_s(void) {
@@ -132,8 +140,70 @@ static void publish_rounds(weir_store_t *s, int64_t input_id, long first, long n
     }
 }
 
+/* nlookups cache lookups in ROUNDS rounds, each answer checked against
+ * ids (the executions loaded; every tenth FAILED); rates into rate[]. */
+static long lookup_rounds(weir_store_t *s, long nexec, long nlookups, int64_t tid,
+                          const int64_t *ids, double *rate) {
+    long hits = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        long n = nlookups / ROUNDS + (r < nlookups % ROUNDS);
+        double t0 = now_s();
+        for (long k = 0; k < n; k++) {
+            long i = (long)(next_rand() % (uint64_t)(2 * nexec));
+            char key[32];
+            int64_t hit = -1, want = i < nexec && i % 10 != 0 ? ids[i] : 0;
+            snprintf(key, sizeof key, "cache-%08ld", i);
+            if (weir_store_find_cached_execution(s, key, tid, &hit)) die("lookup");
+            if (hit != want) {
+                fprintf(stderr, "bench_meta: lookup of %s gave %lld, expected %lld\n", key,
+                        (long long)hit, (long long)want);
+                exit(1);
+            }
+            hits += hit != 0;
+        }
+        rate[r] = (double)n / (now_s() - t0);
+    }
+    return hits;
+}
+
+/* Starts `bin` on the store at `path` (stderr to path.server.log); its URL
+ * into url, its pid returned. */
+static pid_t server_start(const char *bin, const char *path, char *url, size_t urlsz) {
+    char log[1200], tok[1200], line[512];
+    snprintf(log, sizeof log, "%s.server.log", path);
+    snprintf(tok, sizeof tok, "%s.token", path);
+    FILE *f = fopen(tok, "w");
+    if (!f || fputs("bench-meta-token-0123\n", f) < 0 || fclose(f)) {
+        perror("bench_meta: token file");
+        exit(1);
+    }
+    setenv("WEIR_METADATA_TOKEN", "bench-meta-token-0123", 1);
+    unlink(log);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen(log, "w", stderr)) _exit(127);
+        execl(bin, bin, "--store", path, "--listen", "127.0.0.1:0", "--token-file", tok, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; pid > 0 && i < 500; i++) {
+        int port = 0;
+        const char *at = NULL;
+        if ((f = fopen(log, "r"))) {
+            if (fgets(line, sizeof line, f)) at = strstr(line, "listening on http://");
+            fclose(f);
+        }
+        if (at && sscanf(at, "listening on http://127.0.0.1:%d/", &port) == 1) {
+            snprintf(url, urlsz, "http://127.0.0.1:%d", port);
+            return pid;
+        }
+        usleep(10000);
+    }
+    fprintf(stderr, "bench_meta: %s did not start; see %s\n", bin, log);
+    exit(1);
+}
+
 static void bench_weir(const char *dir, long nexec, long nlookups, long npublish,
-                       struct figures *f) {
+                       const char *server_bin, struct figures *f) {
     char path[1024];
     weir_store_t *s = NULL;
     weir_store_sqlite_opts full = {.sync_full = 1};
@@ -184,24 +254,7 @@ static void bench_weir(const char *dir, long nexec, long nlookups, long npublish
     f->load_per_s = (double)nexec / (t1 - t0);
 
     /* lookups, in ROUNDS rounds */
-    for (int r = 0; r < ROUNDS; r++) {
-        long n = nlookups / ROUNDS + (r < nlookups % ROUNDS);
-        t0 = now_s();
-        for (long k = 0; k < n; k++) {
-            long i = (long)(next_rand() % (uint64_t)(2 * nexec));
-            char key[32];
-            int64_t hit = -1, want = i < nexec && i % 10 != 0 ? ids[i] : 0;
-            snprintf(key, sizeof key, "cache-%08ld", i);
-            if (weir_store_find_cached_execution(s, key, tids[0], &hit)) die("lookup");
-            if (hit != want) {
-                fprintf(stderr, "bench_meta: lookup of %s gave %lld, expected %lld\n", key,
-                        (long long)hit, (long long)want);
-                exit(1);
-            }
-            hits += hit != 0;
-        }
-        rate[r] = (double)n / (now_s() - t0);
-    }
+    hits = lookup_rounds(s, nexec, nlookups, tids[0], ids, rate);
     f->lookups_per_s = median(rate, ROUNDS);
     f->lookups = nlookups;
 
@@ -221,9 +274,23 @@ static void bench_weir(const char *dir, long nexec, long nlookups, long npublish
     f->artifacts_full_per_s = 2 * f->publish_full_per_s;
     weir_store_close(s);
 
+    if (server_bin) {
+        char url[64];
+        pid_t pid = server_start(server_bin, path, url, sizeof url);
+        if (weir_store_open(url, 0, &s)) die("opening the store through weir-server");
+        hits += lookup_rounds(s, nexec, nlookups, tids[0], ids, rate);
+        f->http_lookups_per_s = median(rate, ROUNDS);
+        publish_rounds(s, input_id, 2 * npublish, npublish, rate);
+        f->http_publish_per_s = median(rate, ROUNDS);
+        weir_store_close(s);
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        nlookups *= 2;
+    }
+
     stat(path, &st);
     printf("weir store: %s (%.1f MB), %ld executions, %ld of %ld lookups hit\n", path,
-           (double)st.st_size / 1e6, nexec + 2 * npublish, hits, nlookups);
+           (double)st.st_size / 1e6, nexec + (server_bin ? 3 : 2) * npublish, hits, nlookups);
     free(ids);
     free(batch);
     free(props);
@@ -274,7 +341,7 @@ static void row(const char *name, const char *unit, double weir, double mlmd, in
 }
 
 int main(int argc, char **argv) {
-    const char *dir = "/tmp", *python = NULL, *script = "bench/bench_mlmd.py";
+    const char *dir = "/tmp", *python = NULL, *script = "bench/bench_mlmd.py", *server = NULL;
     long nexec = 100000, nlookups = 20000, npublish = 2000;
     struct figures w = {0}, m = {0};
     int have_mlmd = 0;
@@ -285,9 +352,11 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--publish") == 0 && i + 1 < argc) npublish = atol(argv[++i]);
         else if (strcmp(argv[i], "--compare") == 0 && i + 1 < argc) python = argv[++i];
         else if (strcmp(argv[i], "--script") == 0 && i + 1 < argc) script = argv[++i];
+        else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) server = argv[++i];
         else {
             fprintf(stderr, "usage: bench_meta [--dir DIR] [--executions N] [--lookups N] "
-                            "[--publish N] [--compare PYTHON [--script bench/bench_mlmd.py]]\n");
+                            "[--publish N] [--compare PYTHON [--script bench/bench_mlmd.py]] "
+                            "[--server WEIR_SERVER_BIN]\n");
             return 2;
         }
     }
@@ -295,7 +364,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_meta: --executions must be >= 1, --lookups and --publish >= 5\n");
         return 2;
     }
-    bench_weir(dir, nexec, nlookups, npublish, &w);
+    bench_weir(dir, nexec, nlookups, npublish, server, &w);
     if (python) have_mlmd = run_mlmd(python, script, dir, nexec, nlookups, npublish, &m) == 0;
 
     printf("\n%-34s %12s %-14s", "", "weir", "");
@@ -309,6 +378,15 @@ int main(int argc, char **argv) {
         have_mlmd);
     row("publish, synchronous=FULL", "artifacts/s", w.artifacts_full_per_s, m.artifacts_per_s,
         have_mlmd);
+    if (server) {
+        printf("\n%-34s %12s %-14s %12s   %8s\n", "through weir-server (HTTP + JSON)", "weir", "",
+               "direct", "http/direct");
+        printf("%-34s %12.0f %-14s %12.0f   %7.2fx\n", "cache lookup", w.http_lookups_per_s,
+               "lookups/s", w.lookups_per_s, w.http_lookups_per_s / w.lookups_per_s);
+        printf("%-34s %12.0f %-14s %12.0f   %7.2fx\n", "publish, synchronous=NORMAL (WAL)",
+               w.http_publish_per_s, "executions/s", w.publish_per_s,
+               w.http_publish_per_s / w.publish_per_s);
+    }
     if (have_mlmd)
         printf("(ml-metadata: %ld lookups, %ld publishes through its Python API, default SQLite "
                "settings: rollback journal, synchronous=FULL)\n", m.lookups, m.publish);
