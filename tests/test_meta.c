@@ -131,12 +131,16 @@ static void pg_reset_schema(void) {
 }
 #endif
 
-static void rest_stop(void) {
+/* Stops the server; 0 when it exited cleanly (a sanitizer build exits
+ * non-zero on a leak or an error it reported into its log). */
+static int rest_stop(void) {
+    int st = 0;
     if (rest_pid > 0) {
         kill(rest_pid, SIGTERM);
-        waitpid(rest_pid, NULL, 0);
+        waitpid(rest_pid, &st, 0);
     }
     rest_pid = 0;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 /* Starts weir-server on the SQLite file `db` and puts its URL in path_buf. */
@@ -188,7 +192,8 @@ static void rest_start(const char *db, const char *name) {
  * over a fresh file, and its URL. */
 static const char *fresh_db(const char *name) {
     char p[1300];
-    if (backend == BK_REST) rest_stop();
+    if (backend == BK_REST && rest_stop())
+        fail_msg("weir-server (%s) did not exit cleanly; see its log in %s", rest_db, tmp_root);
 #ifdef WEIR_HAVE_POSTGRES
     if (backend == BK_PG) {
         pg_reset_schema();
@@ -1445,7 +1450,7 @@ static void test_rest_token_and_errors(void **state) {
     weir_store_close(ro);
 
     /* nobody listening: the URL and what to check */
-    rest_stop();
+    assert_int_equal(rest_stop(), 0);
     assert_int_equal(weir_store_open(url, 0, &none), WEIR_EIO);
     assert_null(none);
     assert_msg_has(url);
@@ -1478,9 +1483,10 @@ static int setup_rest(void **state) {
 }
 
 static int teardown_rest(void **state) {
-    rest_stop();
+    int st = rest_stop();
     unsetenv("WEIR_METADATA_TOKEN");
-    return teardown_group(state);
+    if (st) fprintf(stderr, "meta_rest: the last weir-server exited with %d; see its log in %s\n", st, tmp_root);
+    return teardown_group(state) || st ? -1 : 0;
 }
 
 static int setup_sqlite(void **state) {

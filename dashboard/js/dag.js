@@ -37,8 +37,10 @@ const GAP_Y = 46;
  * Layers and x positions. An edge that spans several layers gets a virtual
  * node in each layer it crosses, so it is routed between the real nodes
  * instead of through them; `routes` holds those virtual points per edge.
+ * The layer of a node is its longest path from a source, unless `layerOf`
+ * (a Map) gives it; then an edge may also run backwards, to a lower layer.
  */
-export function layout(names, edges, { nodeW = 176, virtualW = 18, gapX = 28 } = {}) {
+export function layout(names, edges, { nodeW = 176, virtualW = 18, gapX = 28, layerOf } = {}) {
   const preds = new Map(names.map((n) => [n, []]));
   for (const e of edges) preds.get(e.to).push(e.from);
   const layer = new Map();
@@ -52,7 +54,8 @@ export function layout(names, edges, { nodeW = 176, virtualW = 18, gapX = 28 } =
     layer.set(n, d);
     return d;
   };
-  names.forEach(depth);
+  if (layerOf) for (const n of names) layer.set(n, layerOf.get(n));
+  else names.forEach(depth);
   // the expanded graph: real nodes plus virtual ones on long edges
   const up = new Map(names.map((n) => [n, []]));
   const down = new Map(names.map((n) => [n, []]));
@@ -62,7 +65,8 @@ export function layout(names, edges, { nodeW = 176, virtualW = 18, gapX = 28 } =
   for (const e of edges) {
     let prev = e.from;
     const chain = [];
-    for (let l = layer.get(e.from) + 1; l < layer.get(e.to); l++) {
+    const step = layer.get(e.to) > layer.get(e.from) ? 1 : -1;
+    for (let l = layer.get(e.from) + step; (l - layer.get(e.to)) * step < 0; l += step) {
       const v = `\u0000v${k++}`;
       layer.set(v, l);
       width.set(v, virtualW);
@@ -77,6 +81,7 @@ export function layout(names, edges, { nodeW = 176, virtualW = 18, gapX = 28 } =
   }
   const layers = [];
   for (const [n, l] of layer) (layers[l] ||= []).push(n);
+  for (let l = 0; l < layers.length; l++) layers[l] ||= [];
   const pos = new Map();
   const place = () => {
     for (const l of layers) {
@@ -167,7 +172,7 @@ export function dagSvg(nodes, { runId, selected, label } = {}) {
   return svg;
 }
 
-const BOX_W = 164;
+const BOX_W = 172;
 const BOX_H = 44;
 const COL_GAP = 56;
 const ROW_GAP = 12;
@@ -182,9 +187,10 @@ const uriTail = (uri, k = 22) => {
 /**
  * The SVG of an artifact's lineage (GET .../lineage): artifacts as boxes,
  * executions as rounded boxes, one edge per artifact–execution pair of the
- * events, arrows in the direction data flowed. Columns are hops from the
- * focal artifact (layout's longest path along the walk): left to right
- * downstream, right to left upstream, so data always flows rightwards.
+ * events, arrows in the direction data flowed. Columns are the walk's
+ * hops (`levels`: an execution at hop k, then the artifacts it led to):
+ * left to right downstream, right to left upstream, so data mostly flows
+ * rightwards; an edge back to an earlier hop runs leftwards.
  */
 export function lineageSvg(l, { label } = {}) {
   const up = l.direction === 'upstream';
@@ -193,6 +199,14 @@ export function lineageSvg(l, { label } = {}) {
     ...l.executions.map((x) => [`e${x.id}`, { kind: 'execution', v: x }]),
   ]);
   const names = [...nodes.keys()];
+  const layerOf = new Map();
+  let ai = 0;
+  let xi = 0;
+  for (const lv of l.levels) {
+    for (let i = 0; i < lv.executions && xi < l.executions.length; i++) layerOf.set(`e${l.executions[xi++].id}`, 2 * lv.hop - 1);
+    for (let i = 0; i < lv.artifacts && ai < l.artifacts.length; i++) layerOf.set(`a${l.artifacts[ai++].id}`, 2 * lv.hop);
+  }
+  for (const n of names) if (!layerOf.has(n)) layerOf.set(n, 0); // levels always count every node; be safe anyway
   const seen = new Set();
   const edges = []; // along the walk: from the focal artifact outwards
   for (const ev of l.edges) {
@@ -204,7 +218,7 @@ export function lineageSvg(l, { label } = {}) {
     const key = ((ev.path || []).find((p) => p.key !== undefined) || {}).key || '';
     edges.push(input !== up ? { from: a, to: x, key } : { from: x, to: a, key });
   }
-  const { layers, layer, pos, routes, minX, maxX } = layout(names, edges, { nodeW: BOX_H, virtualW: 8, gapX: ROW_GAP });
+  const { layers, layer, pos, routes, minX, maxX } = layout(names, edges, { nodeW: BOX_H, virtualW: 8, gapX: ROW_GAP, layerOf });
   const last = layers.length - 1;
   const lx = (n) => PAD + (up ? last - layer.get(n) : layer.get(n)) * (BOX_W + COL_GAP);
   const cy = (n) => PAD + pos.get(n) - minX;
@@ -224,17 +238,20 @@ export function lineageSvg(l, { label } = {}) {
   const eg = s('g', { class: 'edges', 'aria-hidden': 'true' });
   for (const e of edges) {
     const pts = [e.from, ...(routes.get(e) || []), e.to];
-    if (up) pts.reverse();
-    let px = lx(pts[0]) + BOX_W;
+    if (up) pts.reverse(); // data-flow order
+    const fwd = lx(pts[pts.length - 1]) > lx(pts[0]);
+    const enter = (n) => (fwd ? lx(n) : lx(n) + BOX_W);
+    const leave = (n) => (fwd ? lx(n) + BOX_W : lx(n));
+    let px = leave(pts[0]);
     let py = cy(pts[0]);
     let d = `M${px},${py}`;
     for (const q of pts.slice(1)) {
       const real = nodes.has(q);
-      const qx = lx(q) - (real ? 2 : 0);
+      const qx = enter(q) + (real ? (fwd ? -2 : 2) : 0);
       const mx = (px + qx) / 2;
       d += ` C${mx},${py} ${mx},${cy(q)} ${qx},${cy(q)}`;
-      if (!real) d += ` L${qx + BOX_W},${cy(q)}`;
-      px = qx + BOX_W;
+      if (!real) d += ` L${leave(q)},${cy(q)}`;
+      px = leave(q);
       py = cy(q);
     }
     const [src, dst] = up ? [e.to, e.from] : [e.from, e.to];
@@ -253,9 +270,9 @@ export function lineageSvg(l, { label } = {}) {
     },
     s('title', {}, `${title(n)}: ${kind === 'artifact' ? `${v.uri || '—'}, ` : ''}${v.state || '—'}`),
     s('rect', { x, y, width: BOX_W, height: BOX_H, rx: kind === 'artifact' ? 2 : 14 }),
-    s('text', { class: 'dag-name', x: x + 10, y: y + 18 }, kind === 'artifact' ? `${short(v.type, 14)} #${v.id}` : short(v.type, 19)),
+    s('text', { class: 'dag-name', x: x + 10, y: y + 18 }, short(v.type, 20)),
     s('text', { class: `dag-type${kind === 'artifact' ? ' mono' : ''}`, x: x + 10, y: y + 35 },
-      kind === 'artifact' ? uriTail(v.uri) : short(cp.node ? String(cp.node) : `execution #${v.id}`, 24)));
+      kind === 'artifact' ? `#${v.id} ${uriTail(v.uri, 20 - String(v.id).length)}` : short(cp.node ? String(cp.node) : `execution #${v.id}`, 25)));
     const href = kind === 'artifact' ? artifactHref(v.id) : cp.run_id && cp.node ? nodeHref(cp.run_id, cp.node) : null;
     svg.append(href ? s('a', { href, class: 'dag-link', 'aria-label': title(n) }, g) : g);
   }

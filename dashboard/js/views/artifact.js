@@ -2,7 +2,7 @@
 // (the server's /preview): statistics (per-feature tables, histograms, top
 // values, split against split), schema, anomalies, evaluation (the
 // blessing decision first, metrics per slice), training curves, model
-// summary, blessing, examples, and a file list for anything else. Above
+// summary, blessing, examples, and a file list for anything else. Below
 // the preview, its lineage (upstream or downstream) as a graph.
 
 import { api, ApiError } from '../api.js';
@@ -28,8 +28,8 @@ export async function artifactView(main, [id], query, ctx) {
         ['Node', nodeCtx ? nodeCtx.name : '—'],
         ...Object.entries({ ...a.properties, ...a.custom_properties }).map(([k, v]) => [k, v && v.b64 ? '(binary)' : v]),
       ])),
-    lineage.section,
-    body);
+    body,
+    lineage.section);
 
   let p;
   try {
@@ -91,7 +91,8 @@ function lineageSection(id, ctx) {
       l.truncated ? 'Truncated: the server stops at 5,000 nodes.' : '',
     ].filter(Boolean).join(' ');
     fig.replaceChildren(lineageSvg(l, { label: `${l.direction} lineage of artifact ${id}` }),
-      h('figcaption', { class: 'muted' }, 'Square boxes: artifacts (dashed: not LIVE; the highlighted one is this artifact). Rounded: executions, linked to their node. Arrows: data flow.'));
+      h('figcaption', { class: 'muted' }, 'Square boxes: artifacts (dashed: not LIVE; the highlighted one is this artifact). Rounded: executions, linked to their node. Columns: hops; arrows: data flow.'));
+    if (l.direction === 'upstream') fig.scrollLeft = fig.scrollWidth; // this artifact is on the right
   }
   const section = h('section', { class: 'lineage-section', 'aria-labelledby': 'lineage-h' },
     h('h2', { id: 'lineage-h' }, 'Lineage'),
