@@ -1418,6 +1418,22 @@ static void test_rest_token_and_errors(void **state) {
     weir_store_close(bad);
     assert_int_equal(weir_store_open(url, 0, &bad), WEIR_OK);
     assert_int_equal(weir_store_put_type(bad, &t, 0, &tid), WEIR_OK);
+    /* a rotated Secret: the file is read again when the server refuses it */
+    char rot[1300];
+    snprintf(rot, sizeof rot, "%s/rotated", tmp_root);
+    FILE *f = fopen(rot, "w");
+    assert_non_null(f);
+    fputs("an-old-token-123\n", f);
+    fclose(f);
+    setenv("WEIR_METADATA_TOKEN_FILE", rot, 1);
+    weir_store_t *rs = NULL;
+    assert_int_equal(weir_store_open(url, 0, &rs), WEIR_OK);
+    assert_int_equal(weir_store_put_type(rs, &t, 0, &tid), WEIR_EPERM);
+    assert_non_null(f = fopen(rot, "w"));
+    fputs(REST_TOKEN "\n", f);
+    fclose(f);
+    assert_int_equal(weir_store_put_type(rs, &t, 0, &tid), WEIR_OK);
+    weir_store_close(rs);
     unsetenv("WEIR_METADATA_TOKEN_FILE");
     setenv("WEIR_METADATA_TOKEN", REST_TOKEN, 1);
 

@@ -410,17 +410,6 @@ weir_status weir__meta_props_check(const char *where, int kind, const struct wei
 
 /* ------------------------------------------------------------ encodings */
 
-weir_status weir__meta_b64_append(weir_buf *b, const void *p, size_t n) {
-    size_t need = 4 * ((n + 2) / 3) + 1;
-    weir_status rc;
-    if (n > INT_MAX / 2) return weir_errorf(WEIR_ELIMIT, "property value of %zu bytes is too large", n);
-    rc = weir_buf_reserve(b, need);
-    if (rc) return rc;
-    b->len += (size_t)EVP_EncodeBlock(b->data + b->len, p, (int)n);
-    b->data[b->len] = 0;
-    return WEIR_OK;
-}
-
 weir_status weir__meta_b64_decode_padded(weir_arena_t *a, const unsigned char *t, size_t m,
                                          const char **out, size_t *outlen) {
     size_t pad = 0;
@@ -442,7 +431,7 @@ weir_status weir__meta_struct_encode(weir_buf *b, const weir_meta_value *v) {
     weir_status ws;
     weir_buf_reset(b);
     ws = weir_buf_append_str(b, WEIR__META_STRUCT_PREFIX);
-    if (!ws) ws = weir__meta_b64_append(b, v->s, v->len);
+    if (!ws) ws = weir_b64_append(b, v->s, v->len);
     return ws;
 }
 

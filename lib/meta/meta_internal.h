@@ -163,8 +163,6 @@ weir_status weir__meta_event_check(int64_t artifact_id, int64_t execution_id,
 /* Milliseconds since the epoch, as MLMD stores times. */
 int64_t weir__meta_now_ms(void);
 
-/* Appends base64 of p[0..n) to b (MLMD pads with '='). */
-weir_status weir__meta_b64_append(weir_buf *b, const void *p, size_t n);
 /* Decodes m bytes of base64 text already padded to a multiple of 4 into
  * the arena, NUL-terminated; WEIR_ECORRUPT (no message) when malformed. */
 weir_status weir__meta_b64_decode_padded(weir_arena_t *a, const unsigned char *t, size_t m,

@@ -6,7 +6,8 @@
  *
  * Opened by weir_store_open("http://HOST:PORT[/PREFIX]") (or https://).
  * The bearer token for writes comes from $WEIR_METADATA_TOKEN_FILE (a file
- * holding it, as a mounted Secret does) or $WEIR_METADATA_TOKEN.
+ * holding it, as a mounted Secret does; read again when the server refuses
+ * the token, so a rotated Secret is picked up) or $WEIR_METADATA_TOKEN.
  *
  * Each call that writes is one POST, which the server runs as one store
  * transaction, so the all-or-nothing promise of meta.h holds over HTTP.
@@ -42,6 +43,8 @@ struct rest {
     char *url;      /* base URL, no trailing '/' */
     char *where;    /* the URL as messages show it (no password) */
     char *auth;     /* "Authorization: Bearer ..." or NULL */
+    char *token_file; /* $WEIR_METADATA_TOKEN_FILE at open, read again on a 401 */
+    long code;      /* the last answer's HTTP status */
     int readonly;
     CURL *curl;
     weir_buf answer;
@@ -104,8 +107,8 @@ static weir_status answer_error(struct rest *s, const char *method, const char *
  * with a JSON body for POST. A 2xx answer is parsed into *out (when out is
  * not NULL).
  */
-static weir_status call(struct rest *s, const char *method, const char *path, const char *body,
-                        cJSON **out) {
+static weir_status call_once(struct rest *s, const char *method, const char *path,
+                             const char *body, cJSON **out) {
     int post = !strcmp(method, "POST");
     if (post && s->readonly)
         return weir_errorf(WEIR_EPERM, "metadata server %s: this store was opened read-only",
@@ -158,6 +161,7 @@ static weir_status call(struct rest *s, const char *method, const char *path, co
         nanosleep(&ts, NULL);
     }
     }
+    s->code = code;
     if (code < 200 || code > 299) {
         rc = answer_error(s, method, path, code);
         goto done;
@@ -171,6 +175,31 @@ done:
     curl_slist_free_all(h);
     free(url);
     return rc;
+}
+
+static char *token_header(const char *where, const char *file, const char *env, weir_status *rc);
+
+/* One request; refused for its token (401) when the token came from a
+ * file, the file is read again and, when it holds a new token (a rotated
+ * Secret), the request is sent once more with it. */
+static weir_status call(struct rest *s, const char *method, const char *path, const char *body,
+                        cJSON **out) {
+    s->code = 0;
+    weir_status rc = call_once(s, method, path, body, out);
+    if (rc != WEIR_EPERM || s->code != 401 || !s->token_file) return rc;
+    weir_status rr;
+    char *h = token_header(s->where, s->token_file, NULL, &rr);
+    if (!h) return rc;
+    if (s->auth && !strcmp(h, s->auth)) {
+        free(h);
+        return rc;
+    }
+    if (s->auth) {
+        memset(s->auth, 0, strlen(s->auth));
+        free(s->auth);
+    }
+    s->auth = h;
+    return call_once(s, method, path, body, out);
 }
 
 /* POSTs the JSON of `body` (freed here). */
@@ -948,6 +977,7 @@ static void rest_close(weir_store_t *st) {
     weir_buf_free(&s->answer);
     free(s->url);
     free(s->where);
+    free(s->token_file);
     if (s->auth) {
         memset(s->auth, 0, strlen(s->auth));
         free(s->auth);
@@ -984,10 +1014,10 @@ static const struct weir_store_i rest_vt = {
     .find_cached_execution = rest_find_cached_execution,
 };
 
-/* The token from $WEIR_METADATA_TOKEN_FILE or $WEIR_METADATA_TOKEN, as a
- * header (malloc'd), or NULL with *rc set on a file that cannot be read. */
-static char *token_header(const char *where, weir_status *rc) {
-    const char *file = getenv("WEIR_METADATA_TOKEN_FILE"), *env = getenv("WEIR_METADATA_TOKEN");
+/* The token from the file `file` (first) or the text `env`, as a header
+ * (malloc'd); NULL when there is none, or with *rc set on a file that
+ * cannot be read. */
+static char *token_header(const char *where, const char *file, const char *env, weir_status *rc) {
     char buf[4096];
     size_t n = 0;
     *rc = WEIR_OK;
@@ -1034,8 +1064,13 @@ weir_status weir__meta_open_rest(const char *url, int readonly, weir_store_t **o
     s->base.vt = &rest_vt;
     s->readonly = readonly;
     weir_buf_init(&s->answer, ANSWER_MAX);
-    s->auth = token_header(s->where, &rc);
+    const char *tf = getenv("WEIR_METADATA_TOKEN_FILE");
+    s->auth = token_header(s->where, tf, getenv("WEIR_METADATA_TOKEN"), &rc);
     if (rc) goto fail;
+    if (tf && *tf && !(s->token_file = strdup(tf))) {
+        rc = weir_errorf(WEIR_ENOMEM, "out of memory opening a metadata store");
+        goto fail;
+    }
     if (!(s->curl = curl_easy_init())) {
         rc = weir_errorf(WEIR_ENOMEM, "out of memory opening a metadata store");
         goto fail;

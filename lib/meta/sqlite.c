@@ -787,7 +787,7 @@ static weir_status props_write(struct sq *s, int kind, int64_t id, const weir_me
             break;
         case WEIR_META_PROTO:
             weir_buf_reset(&s->scratch);
-            ws = weir__meta_b64_append(&s->scratch, v->s, v->len);
+            ws = weir_b64_append(&s->scratch, v->s, v->len);
             if (!ws)
                 sqlite3_bind_text(st, 7, (const char *)s->scratch.data, (int)s->scratch.len,
                                   SQLITE_STATIC);
