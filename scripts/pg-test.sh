@@ -3,7 +3,8 @@
 # initdb into a temp dir (as the `postgres` user when run as root: the
 # server refuses root), starts it on 127.0.0.1 and a free port, creates a
 # database, runs BUILD_DIR/bin/test_meta with WEIR_TEST_PG_URL set (its
-# "meta" group on SQLite, then "meta_postgres"), stops the server.
+# "meta" group on SQLite, "meta_rest" through weir-server, then
+# "meta_postgres" and "meta_rest_postgres"), stops the server.
 # BUILD_DIR must be configured with -DWEIR_POSTGRES=ON.
 # Needs Debian's postgresql package (binaries under /usr/lib/postgresql/*/bin,
 # or set WEIR_PG_BIN). Ends with "pg: N passed, N failed".

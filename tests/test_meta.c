@@ -1,7 +1,8 @@
 /*
  * tests/test_meta.c — lib/meta: the ML-Metadata store, on SQLite and, when
  * $WEIR_TEST_PG_URL names a PostgreSQL database (scripts/pg-test.sh starts
- * one) and the build has WEIR_POSTGRES, on PostgreSQL too.
+ * one) and the build has WEIR_POSTGRES, on PostgreSQL too; and through
+ * weir-server on each.
  *
  * Round trips of every node kind and value type, state transitions, type
  * idempotency and conflicts, events with paths, contexts with attributions,
@@ -13,7 +14,10 @@
  *
  * Group "meta" runs every test on SQLite; group "meta_postgres" runs the
  * same store tests on PostgreSQL, each from an empty schema (weir_test_meta,
- * dropped and created again; the URL's search_path points there). Tests of
+ * dropped and created again; the URL's search_path points there). Groups
+ * "meta_rest" and "meta_rest_postgres" run them through a weir-server
+ * started per test over a fresh SQLite file or that schema (the store's
+ * http:// backend, lib/meta/rest.c). Tests of
  * SQLite files as such (WAL, query plans, text files, missing files) stay
  * SQLite-only; PostgreSQL has its own for schema creation and refusals.
  */
@@ -56,7 +60,8 @@ static int backend = BK_SQLITE;
 /* Group "meta_rest": a weir-server (built beside this test) over a fresh
  * SQLite file per test, reached through the store's http:// backend. */
 #define REST_TOKEN "test-token-7f3a"
-static char rest_db[1200];      /* the file behind the server */
+static char rest_db[1200];      /* the file (or PostgreSQL URL) behind the server */
+static int rest_pg;             /* meta_rest_postgres: the server on PostgreSQL */
 static char rest_bin[1100];     /* bin/weir-server */
 static pid_t rest_pid;
 #ifdef WEIR_HAVE_POSTGRES
@@ -200,6 +205,12 @@ static const char *fresh_db(const char *name) {
         snprintf(path_buf, sizeof path_buf, "%s", pg_url);
         return path_buf;
     }
+    if (backend == BK_REST && rest_pg) {
+        pg_reset_schema();
+        snprintf(rest_db, sizeof rest_db, "%s", pg_url);
+        rest_start(rest_db, name);
+        return path_buf;
+    }
 #endif
     snprintf(path_buf, sizeof path_buf, "%s/%s.db", tmp_root, name);
     unlink(path_buf);
@@ -233,6 +244,7 @@ static int64_t sql_int(const char *path, const char *sql) {
     int64_t v = -1;
 #ifdef WEIR_HAVE_POSTGRES
     if (backend == BK_PG) return pg_int(path, sql);
+    if (backend == BK_REST && rest_pg) return pg_int(rest_db, sql);
 #endif
     if (backend == BK_REST) path = rest_db;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
@@ -246,8 +258,8 @@ static int64_t sql_int(const char *path, const char *sql) {
 static void sql_exec(const char *path, const char *sql) {
     sqlite3 *db = NULL;
 #ifdef WEIR_HAVE_POSTGRES
-    if (backend == BK_PG) {
-        pg_exec(path, sql);
+    if (backend == BK_PG || (backend == BK_REST && rest_pg)) {
+        pg_exec(backend == BK_PG ? path : rest_db, sql);
         return;
     }
 #endif
@@ -621,7 +633,7 @@ static void test_artifact_round_trip_all_values(void **state) {
                      1);
     /* an Any: base64 text on SQLite (as MLMD's SQLite source), raw bytes in
      * a BYTEA on PostgreSQL */
-    assert_int_equal(sql_int(path_buf, backend != BK_PG
+    assert_int_equal(sql_int(path_buf, backend != BK_PG && !rest_pg
                                            ? "SELECT count(*) FROM \"ArtifactProperty\" WHERE"
                                              " name='p' AND proto_value = 'CgN0L3gSAwABAg=='"
                                            : "SELECT count(*) FROM \"ArtifactProperty\" WHERE"
@@ -1524,6 +1536,25 @@ static int teardown_pg(void **state) {
     pg_exec(pg_admin_url, "DROP SCHEMA IF EXISTS " PG_SCHEMA " CASCADE");
     return teardown_group(state);
 }
+
+/* meta_rest_postgres: weir-server on PostgreSQL, as the chart runs it with
+ * postgresql.enabled; the store tests through it. */
+static int setup_rest_pg(void **state) {
+    int rc = setup_rest(state);
+    const char *u = getenv("WEIR_TEST_PG_URL");
+    rest_pg = 1;
+    snprintf(pg_admin_url, sizeof pg_admin_url, "%s", u);
+    snprintf(pg_url, sizeof pg_url, "%s%coptions=-csearch_path%%3D" PG_SCHEMA, u,
+             strchr(u, '?') ? '&' : '?');
+    return rc;
+}
+
+static int teardown_rest_pg(void **state) {
+    int rc = teardown_rest(state);
+    rest_pg = 0;
+    pg_exec(pg_admin_url, "DROP SCHEMA IF EXISTS " PG_SCHEMA " CASCADE");
+    return rc;
+}
 #endif
 
 /* The store tests every backend runs. */
@@ -1589,6 +1620,8 @@ int main(void) {
         STORE_TESTS,
     };
     failed += cmocka_run_group_tests_name("meta_postgres", pg_tests, setup_pg, teardown_pg);
+    failed += cmocka_run_group_tests_name("meta_rest_postgres", rest_tests, setup_rest_pg,
+                                          teardown_rest_pg);
 #else
     printf("meta_postgres: skipped; WEIR_TEST_PG_URL is set but this build has no PostgreSQL "
            "store: configure with -DWEIR_POSTGRES=ON\n");
