@@ -653,34 +653,33 @@ static weir_status rest_get_types(weir_store_t *st, weir_meta_type_kind kind, we
 
 /* --------------------------------------------------------------- writes */
 
+/* Puts n public structs of `kind` (artifacts, executions or contexts). */
+static weir_status put_structs(weir_store_t *st, int kind, const void *v, size_t n,
+                               int64_t *ids) {
+    struct weir__meta_node *nv = calloc(n ? n : 1, sizeof *nv);
+    if (!nv) return weir_errorf(WEIR_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        nv[i] = kind == WEIR__META_NK_ART  ? weir__meta_node_of_artifact((const weir_meta_artifact *)v + i)
+              : kind == WEIR__META_NK_EXEC ? weir__meta_node_of_execution((const weir_meta_execution *)v + i)
+                                           : weir__meta_node_of_context((const weir_meta_context *)v + i);
+    weir_status rc = put_nodes(R(st), kind, nv, n, ids);
+    free(nv);
+    return rc;
+}
+
 static weir_status rest_put_artifacts(weir_store_t *st, const weir_meta_artifact *a, size_t n,
                                       int64_t *ids) {
-    struct weir__meta_node *v = calloc(n ? n : 1, sizeof *v);
-    if (!v) return weir_errorf(WEIR_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) v[i] = weir__meta_node_of_artifact(&a[i]);
-    weir_status rc = put_nodes(R(st), WEIR__META_NK_ART, v, n, ids);
-    free(v);
-    return rc;
+    return put_structs(st, WEIR__META_NK_ART, a, n, ids);
 }
 
 static weir_status rest_put_executions(weir_store_t *st, const weir_meta_execution *e, size_t n,
                                        int64_t *ids) {
-    struct weir__meta_node *v = calloc(n ? n : 1, sizeof *v);
-    if (!v) return weir_errorf(WEIR_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) v[i] = weir__meta_node_of_execution(&e[i]);
-    weir_status rc = put_nodes(R(st), WEIR__META_NK_EXEC, v, n, ids);
-    free(v);
-    return rc;
+    return put_structs(st, WEIR__META_NK_EXEC, e, n, ids);
 }
 
 static weir_status rest_put_contexts(weir_store_t *st, const weir_meta_context *c, size_t n,
                                      int64_t *ids) {
-    struct weir__meta_node *v = calloc(n ? n : 1, sizeof *v);
-    if (!v) return weir_errorf(WEIR_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) v[i] = weir__meta_node_of_context(&c[i]);
-    weir_status rc = put_nodes(R(st), WEIR__META_NK_CTX, v, n, ids);
-    free(v);
-    return rc;
+    return put_structs(st, WEIR__META_NK_CTX, c, n, ids);
 }
 
 static weir_status rest_put_events(weir_store_t *st, const weir_meta_event *ev, size_t n) {
