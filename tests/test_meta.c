@@ -1523,12 +1523,17 @@ static int setup_sqlite(void **state) {
 }
 
 #ifdef WEIR_HAVE_POSTGRES
-static int setup_pg(void **state) {
+/* pg_admin_url from $WEIR_TEST_PG_URL, and pg_url: the same in PG_SCHEMA. */
+static void pg_urls_from_env(void) {
     const char *u = getenv("WEIR_TEST_PG_URL");
-    backend = BK_PG;
     snprintf(pg_admin_url, sizeof pg_admin_url, "%s", u);
     snprintf(pg_url, sizeof pg_url, "%s%coptions=-csearch_path%%3D" PG_SCHEMA, u,
              strchr(u, '?') ? '&' : '?');
+}
+
+static int setup_pg(void **state) {
+    backend = BK_PG;
+    pg_urls_from_env();
     return setup_group(state);
 }
 
@@ -1541,11 +1546,8 @@ static int teardown_pg(void **state) {
  * postgresql.enabled; the store tests through it. */
 static int setup_rest_pg(void **state) {
     int rc = setup_rest(state);
-    const char *u = getenv("WEIR_TEST_PG_URL");
     rest_pg = 1;
-    snprintf(pg_admin_url, sizeof pg_admin_url, "%s", u);
-    snprintf(pg_url, sizeof pg_url, "%s%coptions=-csearch_path%%3D" PG_SCHEMA, u,
-             strchr(u, '?') ? '&' : '?');
+    pg_urls_from_env();
     return rc;
 }
 

@@ -20,7 +20,8 @@ extern const char weir__meta_sqlite_cache_sql[];
 /* rest.c: the store through weir-server's API (http:// or https://). */
 weir_status weir__meta_open_rest(const char *url, int readonly, weir_store_t **out);
 
-/* postgres.c (or store.c's stub when built without WEIR_POSTGRES). */
+/* postgres.c; without WEIR_POSTGRES, store.c's version that answers
+ * WEIR_EUNSUPPORTED saying how to build with it. */
 weir_status weir__meta_open_postgres(const char *url, int readonly, weir_store_t **out);
 
 /* ------------------------------------------------------------------------
